@@ -1,0 +1,5 @@
+"""Allow ``python -m regtui``."""
+
+from regtui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,338 @@
+"""The ``regtui`` command line: ``ls``, ``inspect``, ``pull``, ``demo`` and the TUI.
+
+Errors are one line on stderr, ``regtui: error: ...``; exit status 1 for registry and
+network errors, 2 for usage errors, 130 when interrupted. Never a traceback (set
+``REGTUI_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import traceback
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TextIO
+
+import humanize
+
+from regtui import __version__
+from regtui.core.client import FetchedManifest, RegistryClient, Timeouts, TransportOptions
+from regtui.core.errors import ManifestError, RegtuiError, UsageError
+from regtui.core.manifest import (
+    ArtifactManifest,
+    ImageIndex,
+    ImageManifest,
+    LegacyManifest,
+    align_history,
+    parse_config,
+    parse_platform,
+)
+from regtui.core.reference import Reference, parse_reference
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+SUBCOMMANDS = ("ls", "inspect", "pull", "demo", "tui")
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse with our one-line error format (exit 2)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"regtui: error: {message}\n(see 'regtui --help')\n")
+
+
+def _add_transport_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow plain HTTP and unverified TLS for a non-loopback registry",
+    )
+    group.add_argument(
+        "--ca-file", metavar="FILE", help="trust the CA certificates in this PEM file"
+    )
+    group.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="connect timeout (default 10 s)",
+    )
+    group.add_argument(
+        "--read-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="longest silence tolerated from the registry (default 30 s)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (public for tests and docs)."""
+    parser = _ArgumentParser(
+        prog="regtui",
+        description="A terminal UI for container registries. "
+        "Run 'regtui REGISTRY[/REPO[:TAG]]' to browse, or a subcommand for scripts.",
+    )
+    parser.add_argument("--version", action="version", version=f"regtui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+
+    ls = sub.add_parser("ls", help="list repositories of a registry, or tags of a repository")
+    ls.add_argument("target", metavar="REGISTRY[/REPO]")
+    ls.add_argument(
+        "--page-size",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="entries per request (default 1000)",
+    )
+    _add_transport_options(ls)
+
+    inspect = sub.add_parser("inspect", help="show a manifest list or image manifest")
+    inspect.add_argument(
+        "reference", metavar="REF", help="e.g. ghcr.io/org/app:1.0 or repo@sha256:…"
+    )
+    inspect.add_argument(
+        "--platform", metavar="OS/ARCH[/VARIANT]", help="pick one entry of an index"
+    )
+    output = inspect.add_mutually_exclusive_group()
+    output.add_argument(
+        "--raw", action="store_true", help="write the exact manifest bytes to stdout"
+    )
+    output.add_argument(
+        "--config", action="store_true", help="write the exact image config to stdout"
+    )
+    _add_transport_options(inspect)
+    return parser
+
+
+def _options(args: argparse.Namespace) -> TransportOptions:
+    return TransportOptions(
+        insecure=args.insecure,
+        ca_file=args.ca_file,
+        timeouts=Timeouts(connect=args.connect_timeout, read=args.read_timeout),
+    )
+
+
+def _client(ref: Reference, args: argparse.Namespace) -> RegistryClient:
+    return RegistryClient(ref.registry, options=_options(args))
+
+
+# ls ---------------------------------------------------------------------------------------
+async def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
+    """``regtui ls REGISTRY`` lists repositories; ``regtui ls REGISTRY/REPO`` lists tags."""
+    target = parse_reference(args.target, default_tag=None, require_repository=False)
+    if target.tag or target.digest:
+        raise UsageError(f"'regtui ls' takes REGISTRY or REGISTRY/REPO, not a tag: {args.target}")
+    if args.page_size < 1:
+        raise UsageError("--page-size must be at least 1")
+    async with _client(target, args) as client:
+        if target.repository:
+            pages = client.tag_pages(target.repository, args.page_size)
+        else:
+            if target.registry.is_docker_hub:
+                raise UsageError(
+                    "Docker Hub has no repository catalog: name a repository, "
+                    "e.g. 'regtui ls docker.io/library/alpine'"
+                )
+            pages = client.catalog_pages(min(args.page_size, 1000))
+        async for page in pages:
+            for name in page:
+                out.write(name + "\n")
+            out.flush()
+    return 0
+
+
+# inspect ------------------------------------------------------------------------------------
+async def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
+    """``regtui inspect REF``: an index's entries, or a manifest's layers with history."""
+    ref = parse_reference(args.reference)
+    wanted = parse_platform(args.platform) if args.platform else None
+    async with _client(ref, args) as client:
+        fetched = await client.get_manifest(ref.repository, ref.ref)
+        manifest = fetched.manifest
+        if isinstance(manifest, ImageIndex) and (wanted is not None or args.config):
+            if wanted is None:
+                raise UsageError(
+                    f"{ref} is a multi-platform index: choose one with --platform "
+                    f"({', '.join(str(e.platform) for e in manifest.entries() if e.platform)})"
+                )
+            entry = manifest.select(wanted)
+            if entry is None:
+                available = ", ".join(str(e.platform) for e in manifest.entries() if e.platform)
+                raise ManifestError(
+                    f"{ref} has no {wanted} entry (available: {available or 'none'})"
+                )
+            fetched = await client.get_manifest(ref.repository, entry.descriptor.digest)
+            manifest = fetched.manifest
+        if args.raw:
+            _write_bytes(out, fetched.raw)
+            return 0
+        config = None
+        if isinstance(manifest, ImageManifest) and manifest.is_image:
+            config_raw = await client.get_blob(ref.repository, manifest.config)
+            if args.config:
+                _write_bytes(out, config_raw)
+                return 0
+            try:
+                config = parse_config(config_raw)
+            except ManifestError:
+                config = None
+        elif args.config:
+            raise UsageError(f"{ref} has no image config (it is not an image manifest)")
+    out.write(format_inspect(ref, fetched, config))
+    return 0
+
+
+def _write_bytes(out: TextIO, data: bytes) -> None:
+    buffer = getattr(out, "buffer", None)
+    if buffer is not None:
+        out.flush()
+        buffer.write(data)
+        buffer.flush()
+    else:  # a StringIO in tests
+        out.write(data.decode("utf-8", "replace"))
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces; the last column is not padded."""
+    if not rows:
+        return ""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _size(n: int) -> str:
+    return humanize.naturalsize(n, binary=False, format="%.1f")
+
+
+def format_inspect(ref: Reference, fetched: FetchedManifest, config: Any = None) -> str:
+    """The human-readable ``inspect`` report for an index or a manifest."""
+    manifest = fetched.manifest
+    head = [
+        ("Name", f"{ref.name}@{fetched.digest}"),
+        ("Media type", fetched.media_type or "(none)"),
+        ("Digest", fetched.digest),
+    ]
+    lines: list[str] = []
+    if isinstance(manifest, ImageIndex):
+        entries = manifest.entries()
+        head.append(
+            ("Entries", f"{len(entries)} platform(s), {len(manifest.manifests)} manifest(s)")
+        )
+        lines.append(_kv(head))
+        rows = [["PLATFORM", "DIGEST", "SIZE", "MEDIA TYPE", "NOTE"]]
+        platform_of = {e.descriptor.digest: str(e.platform or "-") for e in entries}
+        for desc in manifest.manifests:
+            note = ""
+            platform = str(desc.platform) if desc.platform else "-"
+            if desc.is_attestation and desc.attests in platform_of:
+                note = f"{desc.reference_type} for {platform_of[desc.attests or '']}"
+                platform = "(attestation)"
+            elif desc.media_type in (manifest.media_type,):
+                note = "nested index"
+            rows.append([platform, desc.digest, _size(desc.size), desc.media_type, note])
+        lines.append(_table(rows))
+    elif isinstance(manifest, ImageManifest):
+        if config is not None:
+            head.append(("Platform", str(config.platform)))
+            if config.created:
+                head.append(("Created", config.created))
+        elif not manifest.is_image:
+            head.append(("Artifact type", manifest.kind))
+        head.append(("Config", f"{manifest.config.digest} ({_size(manifest.config.size)})"))
+        head.append(("Total size", f"{_size(manifest.total_size)} ({manifest.total_size} bytes)"))
+        head.append(("Layers", str(len(manifest.layers))))
+        if manifest.subject is not None:
+            head.append(("Subject", manifest.subject.digest))
+        for problem in manifest.problems:
+            head.append(("Warning", problem))
+        lines.append(_kv(head))
+        rows = [["#", "DIGEST", "SIZE", "MEDIA TYPE", "CREATED BY"]]
+        for layer in align_history(manifest.layers, config):
+            rows.append(
+                [
+                    str(layer.index + 1),
+                    layer.descriptor.digest,
+                    _size(layer.descriptor.size),
+                    layer.descriptor.media_type,
+                    _oneline(layer.created_by, 120),
+                ]
+            )
+        lines.append(_table(rows))
+    elif isinstance(manifest, ArtifactManifest):
+        head.append(("Artifact type", manifest.artifact_type or "-"))
+        lines.append(_kv(head))
+        rows = [["DIGEST", "SIZE", "MEDIA TYPE"]]
+        rows += [[b.digest, _size(b.size), b.media_type] for b in manifest.blobs]
+        lines.append(_table(rows))
+    elif isinstance(manifest, LegacyManifest):
+        head.append(("Legacy", "Docker schema 1 manifest: shown for information, not pulled"))
+        head.append(("Architecture", manifest.architecture or "-"))
+        lines.append(_kv(head))
+        rows = [["#", "BLOB"]] + [[str(i + 1), b] for i, b in enumerate(manifest.fs_layers)]
+        lines.append(_table(rows))
+    return "\n".join(lines)
+
+
+def _kv(pairs: Sequence[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in pairs) + 1
+    return "".join(f"{(k + ':').ljust(width)} {v}\n" for k, v in pairs)
+
+
+def _oneline(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# main ---------------------------------------------------------------------------------------
+Handler = Callable[[argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
+HANDLERS: dict[str, Handler] = {"ls": cmd_ls, "inspect": cmd_inspect}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``regtui`` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    handler = HANDLERS[args.command]
+    try:
+        return asyncio.run(handler(args, sys.stdout))
+    except UsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except RegtuiError as exc:
+        return _fail(str(exc), EXIT_ERROR)
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # `regtui ls … | head`: the reader went away; that is not an error.
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        if os.environ.get("REGTUI_DEBUG"):
+            traceback.print_exc()
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (REGTUI_DEBUG=1 for details)", 1)
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"regtui: error: {' '.join(message.split())}\n")
+    return code
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
