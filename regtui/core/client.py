@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import json
 import ssl
+import threading
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from regtui.core.errors import (
     NetworkError,
     ProtocolError,
     RateLimitedError,
+    RegistryError,
     RegistryErrorDetail,
     RegtuiError,
     TLSError,
@@ -46,6 +49,7 @@ from regtui.core.manifest import (
     schema1_payload_digest,
 )
 from regtui.core.reference import Registry, parse_registry, validate_digest, validate_repository
+from regtui.core.transport import BlobTransport
 
 #: Manifests larger than this are refused unread (the spec asks registries to accept 4 MB).
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -84,16 +88,17 @@ class TransportOptions:
     ca_file: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
 
-    def ssl_context(self) -> ssl.SSLContext | bool:
-        """What to give httpx's ``verify``."""
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context shared by the metadata client and the blob transport."""
         if self.insecure:
-            return False
+            return httpx.create_ssl_context(verify=False)
+        context = httpx.create_ssl_context(verify=True)
         if self.ca_file:
             try:
-                return ssl.create_default_context(cafile=self.ca_file)
+                context.load_verify_locations(cafile=self.ca_file)
             except (OSError, ssl.SSLError) as exc:
                 raise TLSError(f"cannot load CA file {self.ca_file}: {exc}") from None
-        return True
+        return context
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,45 @@ def parse_error_body(
     return [], ""
 
 
+def error_from_response(
+    response: httpx.Response, body: bytes, host: str, authenticated: bool
+) -> RegistryError:
+    """The typed error for a non-2xx response whose (capped) body is ``body``."""
+    errors, summary = parse_error_body(body, response.headers.get("content-type"))
+    url = _safe_url(response.request.url)
+    status = response.status_code
+    if status == 401 and not summary:
+        summary = (
+            f"authentication failed for {host}"
+            if authenticated
+            else f"authentication required by {host}"
+        )
+    if status == 429:
+        return RateLimitedError(
+            status,
+            url,
+            errors,
+            summary,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
+    return registry_error_class(status)(status, url, errors, summary)
+
+
+def read_error_body(response: httpx.Response) -> bytes:
+    """Read at most 64 KiB of a synchronous error response, then close it."""
+    body = b""
+    try:
+        for chunk in response.iter_raw():
+            body += chunk
+            if len(body) >= MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        response.close()
+    return body
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -222,8 +266,10 @@ def describe_transport_error(exc: httpx.TransportError, host: str) -> RegtuiErro
         return NetworkError(f"timed out talking to {host}")
     if isinstance(exc, httpx.ConnectError):
         lowered = text.lower()
-        if _cause_is(exc, ConnectionRefusedError) or "refused" in lowered or (
-            "all connection attempts failed" in lowered
+        if (
+            _cause_is(exc, ConnectionRefusedError)
+            or "refused" in lowered
+            or ("all connection attempts failed" in lowered)
         ):
             return NetworkError(f"cannot connect to {host}: connection refused")
         if (
@@ -290,12 +336,15 @@ class RegistryClient:
                 "http:// without --insecure"
             )
         self.auth = auth
+        self._ssl_context = self.options.ssl_context()
+        self._blob_http: httpx.Client | None = None
+        self._blob_http_lock = threading.Lock()
         self._client = httpx.AsyncClient(
             http1=True,
             http2=False,
             follow_redirects=True,
             timeout=self.options.timeouts.to_httpx(),
-            verify=self.options.ssl_context(),
+            verify=self._ssl_context,
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
@@ -317,6 +366,37 @@ class RegistryClient:
     async def aclose(self) -> None:
         """Close pooled connections."""
         await self._client.aclose()
+        if self._blob_http is not None:
+            self._blob_http.close()
+
+    def blob_http(self) -> httpx.Client:
+        """A synchronous httpx client for blob transfers in worker threads.
+
+        It shares this client's auth (tokens), TLS context and timeouts, follows redirects
+        the same way (no ``Authorization`` to another host), and moves bytes through
+        :class:`~regtui.core.transport.BlobTransport`. When a proxy is configured in the
+        environment, httpx's own transport is used so the proxy is honoured.
+        """
+        with self._blob_http_lock:
+            if self._blob_http is None:
+                timeouts = self.options.timeouts
+                transport = None
+                if not urllib.request.getproxies():
+                    transport = BlobTransport(
+                        ssl_context=self._ssl_context,
+                        connect_timeout=timeouts.connect,
+                        read_timeout=timeouts.read,
+                    )
+                self._blob_http = httpx.Client(
+                    follow_redirects=True,
+                    timeout=timeouts.to_httpx(),
+                    verify=self._ssl_context,
+                    headers={"User-Agent": USER_AGENT},
+                    auth=self.auth,
+                    transport=transport,
+                    trust_env=True,
+                )
+            return self._blob_http
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -393,22 +473,7 @@ class RegistryClient:
             pass
         finally:
             await response.aclose()
-        errors, summary = parse_error_body(body, response.headers.get("content-type"))
-        url = _safe_url(response.request.url)
-        cls = registry_error_class(response.status_code)
-        if response.status_code == 401 and not summary:
-            summary = f"authentication required by {self.registry.host}"
-            if self.auth is not None:
-                summary = f"authentication failed for {self.registry.host}"
-        if cls is RateLimitedError:
-            raise RateLimitedError(
-                response.status_code,
-                url,
-                errors,
-                summary,
-                retry_after=parse_retry_after(response.headers.get("retry-after")),
-            )
-        raise cls(response.status_code, url, errors, summary)
+        raise error_from_response(response, body, self.registry.host, self.auth is not None)
 
     async def _get_json(
         self, url: str, params: Mapping[str, str] | None = None

@@ -134,9 +134,8 @@ def host_platform() -> Platform:
     variant = None
     if arch == "arm64":
         variant = "v8"
-    elif arch.startswith("armv"):
-        arch, variant = "arm", arch[3:5]
-        variant = f"v{variant.rstrip('l')}"
+    elif arch.startswith("armv"):  # armv7l, armv6l...
+        arch, variant = "arm", f"v{arch[4:5]}" if arch[4:5].isdigit() else None
     return Platform("linux", arch, variant)
 
 
@@ -461,6 +460,8 @@ def _load_json(body: bytes) -> dict[str, Any]:
         raise ManifestError(
             f"invalid manifest: not valid JSON ({exc.msg} at line {exc.lineno})"
         ) from None
+    except ValueError:  # e.g. an integer longer than Python's int conversion limit
+        raise ManifestError("invalid manifest: not valid JSON (number too large)") from None
     except RecursionError:
         raise ManifestError("invalid manifest: JSON nested too deeply") from None
     if not isinstance(doc, dict):
@@ -486,7 +487,7 @@ def detect_media_type(doc: Mapping[str, Any], content_type: str | None) -> str:
         and not (header in LEGACY_TYPES and declared in LEGACY_TYPES)
     ):
         raise ManifestError(
-            f"invalid manifest: Content-Type is {header} but the document says {declared}"
+            f"invalid manifest: Content-Type is {header} but the document says {_clip(declared)!r}"
         )
     media_type = header or declared
     schema = doc.get("schemaVersion")
@@ -521,13 +522,15 @@ def parse_manifest(body: bytes, content_type: str | None = None) -> Manifest:
     media_type = detect_media_type(doc, content_type)
     schema = doc.get("schemaVersion")
     if media_type in LEGACY_TYPES:
-        return _parse_legacy(doc, media_type)
+        return _parse_legacy(_signed_schema1_doc(body, doc), media_type)
     if media_type not in MANIFEST_TYPES:
         raise ManifestError(f"unsupported manifest type {_clip(media_type)!r}")
-    if isinstance(schema, bool) or schema != 2:
+    # The withdrawn OCI artifact manifest defined no schemaVersion field.
+    unversioned_artifact = media_type == OCI_ARTIFACT_MANIFEST and schema is None
+    if (isinstance(schema, bool) or schema != 2) and not unversioned_artifact:
         if "fsLayers" in doc:
             raise ManifestError(
-                f"invalid manifest: schema 1 document claims schemaVersion {schema!r}"
+                f"invalid manifest: schema 1 document claims schemaVersion {_clip(repr(schema))}"
             )
         raise ManifestError(f"invalid manifest: unsupported schemaVersion {_clip(repr(schema))}")
     if media_type in INDEX_TYPES:
@@ -595,7 +598,8 @@ def _parse_legacy(doc: Mapping[str, Any], media_type: str) -> LegacyManifest:
     where = _Path()
     if doc.get("schemaVersion") != 1:
         raise ManifestError(
-            f"invalid manifest: schema 1 type with schemaVersion {doc.get('schemaVersion')!r}"
+            "invalid manifest: schema 1 type with schemaVersion "
+            f"{_clip(repr(doc.get('schemaVersion')))}"
         )
     fs_layers = doc.get("fsLayers")
     history = doc.get("history", [])
@@ -626,21 +630,56 @@ def _parse_legacy(doc: Mapping[str, Any], media_type: str) -> LegacyManifest:
     )
 
 
-def schema1_payload_digest(body: bytes) -> str:
-    """The digest Docker gives a signed schema 1 manifest: that of its JWS payload."""
-    doc = _load_json(body)
+def _schema1_payload(body: bytes, doc: Mapping[str, Any]) -> bytes | None:
+    """The JWS payload of a signed schema 1 manifest (``None`` when it is not signed).
+
+    The payload is ``body[:formatLength] + formatTail``, counted from the first
+    non-whitespace byte (as docker/libtrust and regclient do).
+    """
     signatures = doc.get("signatures")
     if not isinstance(signatures, list) or not signatures:
-        return compute_digest(body)
+        return None
+    body = body.lstrip(b" \t\r\n")
     try:
         protected = signatures[0]["protected"]
         header = json.loads(base64.urlsafe_b64decode(protected + "=" * (-len(protected) % 4)))
         length = int(header["formatLength"])
         tail = header["formatTail"]
-        payload = body[:length] + base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ManifestError(f"invalid schema 1 signature: {exc}") from None
-    return compute_digest(payload)
+        tail_bytes = base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4))
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        raise ManifestError(f"invalid schema 1 signature: {_clip(str(exc))}") from None
+    if not 0 < length <= len(body):
+        raise ManifestError(
+            f"invalid schema 1 signature: formatLength {length} does not fit "
+            f"the {len(body)}-byte document"
+        )
+    return body[:length] + tail_bytes
+
+
+def _signed_schema1_doc(body: bytes, doc: dict[str, Any]) -> dict[str, Any]:
+    """The document whose digest is reported: a signed manifest's JWS payload.
+
+    Bytes outside the payload are not covered by the digest (a second ``fsLayers`` key
+    appended after it must not replace the signed layers). A signature whose payload cannot
+    be extracted leaves the document as received (``schema1_payload_digest`` refuses it).
+    """
+    try:
+        payload = _schema1_payload(body, doc)
+    except ManifestError:
+        return doc
+    if payload is None:
+        return doc
+    try:
+        signed = _load_json(payload)
+    except ManifestError:
+        return doc
+    return {**signed, "signatures": doc["signatures"]}
+
+
+def schema1_payload_digest(body: bytes) -> str:
+    """The digest Docker gives a signed schema 1 manifest: that of its JWS payload."""
+    payload = _schema1_payload(body, _load_json(body))
+    return compute_digest(body if payload is None else payload)
 
 
 # Image config -----------------------------------------------------------------------------

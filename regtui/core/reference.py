@@ -32,7 +32,7 @@ _HOST = re.compile(
     rf"(?:(?P<name>{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*)|\[(?P<ipv6>[a-fA-F0-9:.]+)\])"
     r"(?::(?P<port>[0-9]{1,5}))?\Z"
 )
-_TAG = re.compile(r"[\w][\w.-]{0,127}\Z")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 # Digest algorithms regtui can verify, with the length of their hex encoding.
 DIGEST_ALGORITHMS = {"sha256": 64, "sha512": 128}
 _DIGEST_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
@@ -260,7 +260,10 @@ def parse_reference(
     if not slash:
         # A lone word: a registry when it looks like one (ls/TUI), else a Docker Hub repo.
         if not require_repository and _looks_like_host(first) and digest is None:
-            return Reference(registry=parse_registry(first), repository="")
+            registry = parse_registry(first)
+            if scheme is not None:
+                registry = replace(registry, scheme=scheme)
+            return Reference(registry=registry, repository="")
         first, rest = "", raw
     elif not _looks_like_host(first):
         first, rest = "", raw
