@@ -33,7 +33,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,11 +62,13 @@ class _RandomReader(io.RawIOBase):
 
 def _write_layer(path: Path, size: int, seed: int) -> None:
     """A gzip'd tar holding ``size`` random bytes (stored blocks: incompressible, fast)."""
-    with gzip.GzipFile(path, "wb", compresslevel=0, mtime=0) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            info = tarfile.TarInfo(f"data/blob-{seed}.bin")
-            info.size, info.mtime = size, 1_700_000_000
-            tar.addfile(info, io.BufferedReader(_RandomReader(size, seed)))
+    with (
+        gzip.GzipFile(path, "wb", compresslevel=0, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        info = tarfile.TarInfo(f"data/blob-{seed}.bin")
+        info.size, info.mtime = size, 1_700_000_000
+        tar.addfile(info, io.BufferedReader(_RandomReader(size, seed)))
 
 
 def _digest_file(path: Path, opener=open) -> str:  # type: ignore[no-untyped-def]
@@ -204,7 +205,8 @@ def main() -> None:
             )
             total = sum(size for _, size in blobs)
             print(
-                f"seeded {len(blobs)} blobs, {total / 1e9:.2f} GB in {time.perf_counter() - t0:.1f}s "
+                f"seeded {len(blobs)} blobs, {total / 1e9:.2f} GB "
+                f"in {time.perf_counter() - t0:.1f}s "
                 f"on {os.cpu_count()} cores; registry {host}"
             )
             shutil.rmtree(work / "src")
@@ -213,8 +215,8 @@ def main() -> None:
             for run in range(args.runs):
                 dest = work / f"out-{run}"
                 wall, peak = timed(
-                    regtui
-                    + [
+                    [
+                        *regtui,
                         "pull",
                         "-q",
                         "-j",

@@ -19,7 +19,7 @@ def rate(bytes_per_second: float) -> str:
 
 def duration(seconds: float) -> str:
     """``42s``, ``3m05s``, ``1h02m``."""
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds}s"
     minutes, secs = divmod(seconds, 60)

@@ -167,7 +167,8 @@ class TerminalProgress:
             self.notes[event.digest] = fmt.one_line(event.reason, 80)
             if not self.live:
                 self.stream.write(
-                    f"  blob {fmt.short_digest(event.digest)} failed: {fmt.one_line(event.reason)}\n"
+                    f"  blob {fmt.short_digest(event.digest)} failed: "
+                    f"{fmt.one_line(event.reason)}\n"
                 )
         elif isinstance(event, BlobStarted | BlobProgress | BlobDone):
             self.notes.pop(event.digest, None)
