@@ -18,7 +18,13 @@ from typing import Any, TextIO
 
 from regtui import __version__
 from regtui import format as fmt
-from regtui.core.client import FetchedManifest, RegistryClient, Timeouts, TransportOptions
+from regtui.core.client import (
+    FetchedManifest,
+    RegistryClient,
+    Timeouts,
+    TransportOptions,
+    connect,
+)
 from regtui.core.errors import ManifestError, RegtuiError, UsageError
 from regtui.core.manifest import (
     ArtifactManifest,
@@ -143,7 +149,7 @@ def _options(args: argparse.Namespace) -> TransportOptions:
 
 
 def _client(ref: Reference, args: argparse.Namespace) -> RegistryClient:
-    return RegistryClient(ref.registry, options=_options(args))
+    return connect(ref.registry, _options(args))
 
 
 # ls ---------------------------------------------------------------------------------------

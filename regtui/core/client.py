@@ -784,3 +784,11 @@ def short_digest(digest: str) -> str:
 def sha256_hex(data: bytes) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def connect(registry: Registry | str, options: TransportOptions | None = None) -> RegistryClient:
+    """A client for ``registry`` with the credentials the user has for it.
+
+    The one place the CLI and the TUI create clients, so both authenticate alike.
+    """
+    return RegistryClient(registry, options=options)
