@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 import traceback
@@ -25,6 +26,7 @@ from regtui.core.client import (
     TransportOptions,
     connect,
 )
+from regtui.core.credentials import Credential, explicit_credential
 from regtui.core.errors import ManifestError, RegtuiError, UsageError
 from regtui.core.manifest import (
     ArtifactManifest,
@@ -69,6 +71,13 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         metavar="S",
         help="connect timeout (default 10 s)",
+    )
+    auth = parser.add_argument_group("authentication")
+    auth.add_argument(
+        "-u", "--username", metavar="USER", help="log in as USER (else: docker/podman credentials)"
+    )
+    auth.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
     )
     group.add_argument(
         "--read-timeout",
@@ -148,8 +157,27 @@ def _options(args: argparse.Namespace) -> TransportOptions:
     )
 
 
+def _credential(args: argparse.Namespace) -> Credential | None:
+    """The credential given on the command line, if any (the password is never echoed)."""
+    if args.password_stdin and not args.username:
+        raise UsageError("--password-stdin needs --username")
+    if not args.username:
+        return None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif os.environ.get("REGTUI_PASSWORD") is not None:
+        password = os.environ["REGTUI_PASSWORD"]
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.username}: ")
+    else:
+        raise UsageError("--username needs --password-stdin (or REGTUI_PASSWORD) here")
+    return explicit_credential(args.username, password, "--username")
+
+
 def _client(ref: Reference, args: argparse.Namespace) -> RegistryClient:
-    return connect(ref.registry, _options(args))
+    return connect(
+        ref.registry, _options(args), credential=_credential(args), repository=ref.repository
+    )
 
 
 # ls ---------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from regtui import __version__
+from regtui.core.auth import AuthInfo, RegistryAuth
+from regtui.core.credentials import Credential, CredentialStore
 from regtui.core.errors import (
     DigestError,
     InsecureTransportError,
@@ -200,19 +202,19 @@ def parse_error_body(
     return [], ""
 
 
-def error_from_response(
-    response: httpx.Response, body: bytes, host: str, authenticated: bool
-) -> RegistryError:
+def error_from_response(response: httpx.Response, body: bytes, host: str) -> RegistryError:
     """The typed error for a non-2xx response whose (capped) body is ``body``."""
     errors, summary = parse_error_body(body, response.headers.get("content-type"))
     url = _safe_url(response.request.url)
     status = response.status_code
     if status == 401 and not summary:
-        summary = (
-            f"authentication failed for {host}"
-            if authenticated
-            else f"authentication required by {host}"
-        )
+        if "authorization" in response.request.headers:
+            summary = f"authentication failed for {host}: credentials refused"
+        else:
+            summary = (
+                f"authentication required by {host}: no credentials found "
+                "(use --username, docker login or podman login)"
+            )
     if status == 429:
         return RateLimitedError(
             status,
@@ -391,12 +393,18 @@ class RegistryClient:
                     follow_redirects=True,
                     timeout=timeouts.to_httpx(),
                     verify=self._ssl_context,
-                    headers={"User-Agent": USER_AGENT},
+                    # Blob bytes are verified as stored: never let a server re-encode them.
+                    headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
                     auth=self.auth,
                     transport=transport,
                     trust_env=True,
                 )
             return self._blob_http
+
+    @property
+    def auth_info(self) -> AuthInfo | None:
+        """Credential source, scheme and granted scopes (no secrets), for display."""
+        return self.auth.info if isinstance(self.auth, RegistryAuth) else None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -473,7 +481,7 @@ class RegistryClient:
             pass
         finally:
             await response.aclose()
-        raise error_from_response(response, body, self.registry.host, self.auth is not None)
+        raise error_from_response(response, body, self.registry.host)
 
     async def _get_json(
         self, url: str, params: Mapping[str, str] | None = None
@@ -702,7 +710,9 @@ class RegistryClient:
         validate_repository(repository)
         validate_digest(digest)
         url = await self.url(f"/v2/{repository}/blobs/{digest}")
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
         response = await self._send("GET", url, headers=headers, stream=True)
         try:
             await self.raise_for_status(response)
@@ -744,8 +754,10 @@ async def _read_capped(
         raise ManifestError(f"{what} is too large ({length} bytes, limit {limit})")
     chunks = []
     total = 0
+    # Decoded bytes for documents (a proxy may gzip JSON); blobs ask for identity encoding.
+    reader = response.aiter_raw() if exact else response.aiter_bytes()
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in reader:
             total += len(chunk)
             if total > limit:
                 await response.aclose()
@@ -786,9 +798,23 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def connect(registry: Registry | str, options: TransportOptions | None = None) -> RegistryClient:
+def connect(
+    registry: Registry | str,
+    options: TransportOptions | None = None,
+    *,
+    credential: Credential | None = None,
+    store: CredentialStore | None = None,
+    repository: str = "",
+) -> RegistryClient:
     """A client for ``registry`` with the credentials the user has for it.
 
-    The one place the CLI and the TUI create clients, so both authenticate alike.
+    The one place the CLI and the TUI create clients, so both authenticate alike:
+    ``credential`` when given (``--username``, the TUI login prompt), else the first match
+    in the user's credential files (see :mod:`regtui.core.credentials`), else anonymous.
+    Bearer tokens are fetched anonymously when no credential is known.
     """
-    return RegistryClient(registry, options=options)
+    reg = parse_registry(registry) if isinstance(registry, str) else registry
+    if credential is None:
+        credential = (store or CredentialStore()).find(reg, repository)
+    auth = RegistryAuth(reg.api_host, credential)
+    return RegistryClient(reg, options=options, auth=auth)
