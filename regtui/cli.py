@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import math
 import os
 import sys
 import traceback
@@ -55,6 +56,17 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"regtui: error: {message}\n(see 'regtui --help')\n")
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    return value
+
+
 def _add_transport_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
     group.add_argument(
@@ -67,7 +79,7 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--connect-timeout",
-        type=float,
+        type=_seconds,
         default=10.0,
         metavar="S",
         help="connect timeout (default 10 s)",
@@ -81,7 +93,7 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--read-timeout",
-        type=float,
+        type=_seconds,
         default=30.0,
         metavar="S",
         help="longest silence tolerated from the registry (default 30 s)",

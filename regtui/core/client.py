@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import ssl
 import threading
 import urllib.request
@@ -30,6 +31,7 @@ from regtui.core.credentials import Credential, CredentialStore
 from regtui.core.errors import (
     DigestError,
     InsecureTransportError,
+    InvalidReferenceError,
     ManifestError,
     NetworkError,
     ProtocolError,
@@ -80,6 +82,30 @@ class Timeouts:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
+#: Longest silent wait before retrying a metadata request (blob retries are shown).
+METADATA_MAX_WAIT = 10.0
+#: Statuses worth retrying: rate limits and transient server trouble.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry a failed request or transfer."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    #: Longest ``Retry-After`` honoured; a longer one is reported to the user instead.
+    max_retry_after: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failure number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return retry_after
+        backoff = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        return backoff * (0.75 + random.random() / 2)  # jitter: don't retry in lockstep
+
+
 @dataclass(frozen=True)
 class TransportOptions:
     """How to reach a registry: TLS verification, plain-HTTP permission, timeouts."""
@@ -89,6 +115,7 @@ class TransportOptions:
     #: A PEM bundle of extra CA certificates (``--ca-file``).
     ca_file: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def ssl_context(self) -> ssl.SSLContext:
         """The TLS context shared by the metadata client and the blob transport."""
@@ -165,6 +192,8 @@ def parse_retry_after(value: str | None) -> float | None:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
+        if when.tzinfo is None:  # "-0000" means UTC with unknown origin zone
+            when = when.replace(tzinfo=UTC)
         seconds = (when - datetime.now(UTC)).total_seconds()
     if seconds != seconds:  # NaN
         return None
@@ -338,6 +367,7 @@ class RegistryClient:
                 "http:// without --insecure"
             )
         self.auth = auth
+        self.retry = self.options.retry
         self._ssl_context = self.options.ssl_context()
         self._blob_http: httpx.Client | None = None
         self._blob_http_lock = threading.Lock()
@@ -457,15 +487,37 @@ class RegistryClient:
         *,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
-        stream: bool = False,
     ) -> httpx.Response:
-        request = self._client.build_request(method, url, headers=headers, params=params)
-        try:
-            return await self._client.send(request, stream=stream)
-        except httpx.TransportError as exc:
-            raise describe_transport_error(exc, self.registry.host) from None
-        except httpx.TooManyRedirects:
-            raise ProtocolError(f"too many redirects from {self.registry.host}") from None
+        """Send a request and return the streaming response.
+
+        Idempotent requests are retried on 429/5xx (honouring ``Retry-After``) and on
+        broken or stalled connections, per :attr:`retry`; the last answer is returned
+        for the caller to judge.
+        """
+        policy = self.retry
+        for attempt in range(1, policy.attempts + 1):
+            request = self._client.build_request(method, url, headers=headers, params=params)
+            last = attempt == policy.attempts or method not in ("GET", "HEAD")
+            try:
+                response = await self._client.send(request, stream=True)
+            except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                if last:
+                    raise describe_transport_error(exc, self.registry.host) from None
+                await asyncio.sleep(policy.delay(attempt, None))
+                continue
+            except httpx.TransportError as exc:
+                raise describe_transport_error(exc, self.registry.host) from None
+            except httpx.TooManyRedirects:
+                raise ProtocolError(f"too many redirects from {self.registry.host}") from None
+            if response.status_code not in RETRY_STATUSES or last:
+                return response
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            # Metadata requests wait silently, so only briefly; longer advice is reported.
+            if wait is not None and wait > min(policy.max_retry_after, METADATA_MAX_WAIT):
+                return response
+            await response.aclose()
+            await asyncio.sleep(policy.delay(attempt, wait))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def raise_for_status(self, response: httpx.Response) -> None:
         """Raise the typed error for a non-2xx answer (reads at most 64 KiB of body)."""
@@ -483,12 +535,31 @@ class RegistryClient:
             await response.aclose()
         raise error_from_response(response, body, self.registry.host)
 
+    async def _get_document(
+        self,
+        url: str,
+        *,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> tuple[bytes, httpx.Response]:
+        """GET a small document (at most 4 MiB), retrying a body cut off mid-way."""
+        policy = self.retry
+        for attempt in range(1, policy.attempts + 1):
+            response = await self._send("GET", url, headers=headers, params=params)
+            await self.raise_for_status(response)
+            try:
+                return await _read_capped(response, MAX_MANIFEST_BYTES, what=what), response
+            except NetworkError:
+                if attempt == policy.attempts:
+                    raise
+                await asyncio.sleep(policy.delay(attempt, None))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def _get_json(
         self, url: str, params: Mapping[str, str] | None = None
     ) -> tuple[Any, httpx.Response]:
-        response = await self._send("GET", url, params=params, stream=True)
-        await self.raise_for_status(response)
-        body = await _read_capped(response, MAX_MANIFEST_BYTES, what="registry response")
+        body, response = await self._get_document(url, params=params, what="registry response")
         try:
             return json.loads(body), response
         except (ValueError, RecursionError):
@@ -503,7 +574,7 @@ class RegistryClient:
     async def ping(self) -> PingResult:
         """``GET /v2/``: check that this is a registry; a 401 is not an error here."""
         url = await self.url("/v2/")
-        response = await self._send("GET", url, stream=True)
+        response = await self._send("GET", url)
         try:
             if response.status_code in (200, 401):
                 ctype = normalize_content_type(response.headers.get("content-type")) or ""
@@ -535,15 +606,14 @@ class RegistryClient:
         seen: set[str] = set()
         while url is not None:
             doc, response = await self._get_json(url, params)
+            seen.add(str(response.request.url))
             if not isinstance(doc, dict):
                 raise ProtocolError(f"{self.registry.host} sent an invalid {key} list")
-            yield extract(doc)
             url = self._next_link(response)
             params = None  # the Link carries its own query
-            if url is not None:
-                if url in seen:
-                    raise ProtocolError(f"{self.registry.host} sent a pagination loop ({key})")
-                seen.add(url)
+            yield extract(doc)
+            if url is not None and str(httpx.URL(url)) in seen:
+                raise ProtocolError(f"{self.registry.host} sent a pagination loop ({key})")
 
     def _next_link(self, response: httpx.Response) -> str | None:
         """The ``rel="next"`` target, resolved and refused if it leaves this registry."""
@@ -628,9 +698,7 @@ class RegistryClient:
         """GET a manifest by tag or digest; by digest, the received bytes are verified."""
         validate_repository(repository)
         url = await self.url(f"/v2/{repository}/manifests/{reference}")
-        response = await self._send("GET", url, headers={"Accept": accept}, stream=True)
-        await self.raise_for_status(response)
-        raw = await _read_capped(response, MAX_MANIFEST_BYTES, what="manifest")
+        raw, response = await self._get_document(url, headers={"Accept": accept}, what="manifest")
         content_type = response.headers.get("content-type")
         manifest = parse_manifest(raw, content_type)
         media_type = getattr(manifest, "media_type", None)
@@ -638,12 +706,12 @@ class RegistryClient:
         if media_type in LEGACY_TYPES:
             # Signed schema 1 is identified by its JWS payload, not the (re-signed) body.
             digest = schema1_payload_digest(raw)
-        if reference.startswith(("sha256:", "sha512:")):
+        if ":" in reference:
             expected = validate_digest(reference)
             algorithm = expected.split(":", 1)[0]
             actual = digest if algorithm == "sha256" else compute_digest(raw, algorithm)
             if actual != expected:
-                raise ManifestError(
+                raise DigestError(
                     f"manifest {repository}@{_short(expected)} does not match its digest "
                     f"(got {_short(actual)}): refusing it"
                 )
@@ -664,7 +732,7 @@ class RegistryClient:
         """HEAD a manifest: digest and type without the body (not counted as a pull on Hub)."""
         validate_repository(repository)
         url = await self.url(f"/v2/{repository}/manifests/{reference}")
-        response = await self._send("HEAD", url, headers={"Accept": accept}, stream=True)
+        response = await self._send("HEAD", url, headers={"Accept": accept})
         await self.raise_for_status(response)
         await response.aclose()
         length = response.headers.get("content-length")
@@ -681,7 +749,11 @@ class RegistryClient:
     ) -> bytes:
         """Read a small blob (a config) into memory, verifying size and digest."""
         validate_repository(repository)
-        digest = validate_digest(descriptor.digest)
+        try:
+            digest = validate_digest(descriptor.digest)
+        except InvalidReferenceError as exc:
+            # The registry's document named it, not the user: a manifest problem.
+            raise ManifestError(f"cannot verify blob: {exc}") from None
         if descriptor.size > max_size:
             raise ManifestError(
                 f"blob {_short(digest)} is {descriptor.size} bytes, over the {max_size} byte limit"
@@ -713,7 +785,7 @@ class RegistryClient:
         headers = {"Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        response = await self._send("GET", url, headers=headers, stream=True)
+        response = await self._send("GET", url, headers=headers)
         try:
             await self.raise_for_status(response)
             yield response
@@ -762,7 +834,7 @@ async def _read_capped(
             if total > limit:
                 await response.aclose()
                 if exact:
-                    raise ManifestError(f"{what} is larger than its descriptor says")
+                    raise DigestError(f"{what} is larger than its descriptor says")
                 raise ManifestError(f"{what} is too large (over {limit} bytes)")
             chunks.append(chunk)
     except httpx.TransportError as exc:

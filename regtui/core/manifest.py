@@ -682,6 +682,50 @@ def schema1_payload_digest(body: bytes) -> str:
     return compute_digest(body if payload is None else payload)
 
 
+_DOCKER_LAYER = "application/vnd.docker.image.rootfs."
+_OCI_LAYER = "application/vnd.oci.image.layer."
+_DOCKER_TO_OCI_LAYER = {
+    _DOCKER_LAYER + "diff.tar": _OCI_LAYER + "v1.tar",
+    _DOCKER_LAYER + "diff.tar.gzip": _OCI_LAYER + "v1.tar+gzip",
+    _DOCKER_LAYER + "diff.tar.zstd": _OCI_LAYER + "v1.tar+zstd",
+    _DOCKER_LAYER + "foreign.diff.tar": _OCI_LAYER + "nondistributable.v1.tar",
+    _DOCKER_LAYER + "foreign.diff.tar.gzip": _OCI_LAYER + "nondistributable.v1.tar+gzip",
+}
+
+
+def docker_to_oci(manifest: ImageManifest) -> bytes:
+    """An OCI image manifest with the same config and layer blobs as a Docker schema 2 one.
+
+    OCI layouts are for OCI types (skopeo's ``oci:`` transport skips Docker-typed
+    entries), so a Docker image is stored the way ``skopeo copy … oci:`` stores it: same
+    blobs, OCI media types, hence a new manifest digest.
+    """
+
+    def descriptor(desc: Descriptor, media_type: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"mediaType": media_type, "digest": desc.digest, "size": desc.size}
+        if desc.urls:
+            out["urls"] = list(desc.urls)
+        if desc.annotations:
+            out["annotations"] = dict(desc.annotations)
+        return out
+
+    config_type = (
+        OCI_CONFIG if manifest.config.media_type == DOCKER_CONFIG else manifest.config.media_type
+    )
+    doc: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor(manifest.config, config_type),
+        "layers": [
+            descriptor(layer, _DOCKER_TO_OCI_LAYER.get(layer.media_type, layer.media_type))
+            for layer in manifest.layers
+        ],
+    }
+    if manifest.annotations:
+        doc["annotations"] = dict(manifest.annotations)
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
 # Image config -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HistoryEntry:

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ import httpx
 from regtui.core.client import (
     FetchedManifest,
     RegistryClient,
+    RetryPolicy,
     describe_transport_error,
     error_from_response,
     parse_retry_after,
@@ -52,6 +52,8 @@ from regtui.core.errors import (
 )
 from regtui.core.layout import OCILayout
 from regtui.core.manifest import (
+    DOCKER_MANIFEST,
+    OCI_MANIFEST,
     ArtifactManifest,
     Descriptor,
     ImageConfig,
@@ -59,6 +61,8 @@ from regtui.core.manifest import (
     ImageManifest,
     LegacyManifest,
     Platform,
+    compute_digest,
+    docker_to_oci,
     host_platform,
     parse_config,
 )
@@ -66,6 +70,8 @@ from regtui.core.reference import DIGEST_ALGORITHMS, Reference
 from regtui.core.transport import READINTO_EXTENSION
 
 DEFAULT_JOBS = 4
+#: On a converted (Docker → OCI) manifest's index.json entry: the registry's digest.
+SOURCE_DIGEST_ANNOTATION = "io.regtui.source.digest"
 #: Bytes per socket read: large enough that per-read Python overhead is negligible,
 #: small enough that progress moves smoothly on slow links.
 READ_SIZE = 256 * 1024
@@ -160,7 +166,11 @@ class PullResult:
     layout: Path
     ref_name: str
     platform: str
+    #: Digest of the manifest as stored in the layout (differs from the registry's for
+    #: Docker images, which are stored with OCI media types).
     manifest_digest: str
+    #: Digest of the manifest in the registry.
+    source_digest: str
     blobs_total: int
     blobs_downloaded: int
     blobs_skipped: int
@@ -276,25 +286,7 @@ def default_ref_name(ref: Reference) -> str:
     return (ref.digest or "latest").split(":")[-1][:12]
 
 
-# Retry policy ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry a blob whose transfer failed."""
-
-    attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-    #: Longest ``Retry-After`` honoured; a longer one fails the blob with that advice.
-    max_retry_after: float = 120.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before attempt ``attempt`` (1-based count of failures)."""
-        if retry_after is not None:
-            return retry_after
-        backoff = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        return backoff * (0.75 + random.random() / 2)  # jitter: don't retry in lockstep
-
-
+# Retries ------------------------------------------------------------------------------------
 class _Retry(Exception):
     """Internal: a transient failure worth another attempt."""
 
@@ -354,7 +346,7 @@ class Puller:
         self.client = client
         self.jobs = jobs
         self.on_event = on_event
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or client.retry
         self.progress_interval = progress_interval
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -417,16 +409,26 @@ class Puller:
 
         # Everything verified: store the manifest, then name it in index.json (last).
         name = ref_name or default_ref_name(ref)
-        platform_record = image.platform
-        await asyncio.to_thread(layout.write_blob, image.fetched.raw, image.fetched.digest)
-        await asyncio.to_thread(layout.add_image, image.fetched.descriptor(), name, platform_record)
+        stored = image.fetched.descriptor()
+        raw = image.fetched.raw
+        if manifest.media_type == DOCKER_MANIFEST:
+            raw = docker_to_oci(manifest)
+            stored = Descriptor(
+                OCI_MANIFEST,
+                compute_digest(raw),
+                len(raw),
+                annotations={SOURCE_DIGEST_ANNOTATION: image.fetched.digest},
+            )
+        await asyncio.to_thread(layout.write_blob, raw, stored.digest)
+        await asyncio.to_thread(layout.add_image, stored, name, image.platform)
         await asyncio.to_thread(layout.cleanup)
         result = PullResult(
             reference=str(ref),
             layout=layout.root,
             ref_name=name,
             platform=platform_text,
-            manifest_digest=image.fetched.digest,
+            manifest_digest=stored.digest,
+            source_digest=image.fetched.digest,
             blobs_total=len(jobs),
             blobs_downloaded=sum(1 for j in jobs.values() if not j.skipped),
             blobs_skipped=sum(1 for j in jobs.values() if j.skipped),

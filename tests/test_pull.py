@@ -1,0 +1,439 @@
+"""The pull engine against a real registry: layouts skopeo accepts, skipping, resume, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.faultproxy import Fault, FaultProxy
+from support.images import SeededImage, SeededManifest
+from support.registry import skopeo
+from support.seed import RegistryHandle
+
+from regtui.core.client import RegistryClient, RetryPolicy, connect
+from regtui.core.errors import RegtuiError
+from regtui.core.manifest import parse_platform
+from regtui.core.pull import (
+    BlobDone,
+    BlobProgress,
+    BlobRetrying,
+    BlobSkipped,
+    Puller,
+    PullError,
+    PullEvent,
+)
+from regtui.core.reference import parse_reference
+
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
+
+
+def _blob_files(layout: Path) -> dict[str, Path]:
+    return {f"sha256:{p.name}": p for p in (layout / "blobs" / "sha256").iterdir() if p.is_file()}
+
+
+def assert_layout_sound(layout: Path) -> None:
+    """Every file under blobs/ matches its name; nothing else lives there."""
+    for root, _dirs, files in os.walk(layout / "blobs"):
+        for name in files:
+            path = Path(root) / name
+            algorithm = path.parent.name
+            assert algorithm == "sha256", path
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == name, f"{path} is corrupt"
+
+
+def index_entries(layout: Path) -> list[dict[str, object]]:
+    doc = json.loads((layout / "index.json").read_text())
+    entries = doc["manifests"]
+    assert isinstance(entries, list)
+    return entries
+
+
+def expected_blobs(manifest: SeededManifest) -> set[str]:
+    return {manifest.digest, manifest.config_digest, *(layer.digest for layer in manifest.layers)}
+
+
+def override_args(platform: str) -> list[str]:
+    os_name, arch, *variant = platform.split("/")
+    args = ["--override-os", os_name, "--override-arch", arch]
+    if variant:
+        args += ["--override-variant", variant[0]]
+    return args
+
+
+async def run_pull(
+    host: str,
+    reference: str,
+    dest: Path,
+    platform: str | None = None,
+    *,
+    jobs: int = 4,
+    retry: RetryPolicy = FAST_RETRY,
+) -> tuple[object, list[PullEvent]]:
+    events: list[PullEvent] = []
+    ref = parse_reference(f"{host}/{reference}")
+    async with connect(ref.registry) as client:
+        puller = Puller(client, jobs=jobs, on_event=events.append, retry=retry)
+        result = await puller.pull(
+            ref, dest, platform=parse_platform(platform) if platform else None
+        )
+    return result, events
+
+
+@pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"])
+async def test_pull_each_platform_of_an_oci_index(
+    registry: RegistryHandle, tmp_path: Path, platform: str
+) -> None:
+    image = registry.images["multi"]
+    seeded = image.manifests[platform]
+    result, _ = await run_pull(registry.host, image.reference, tmp_path / "out", platform)
+
+    blobs = _blob_files(tmp_path / "out")
+    assert expected_blobs(seeded) <= set(blobs)
+    assert_layout_sound(tmp_path / "out")
+    [entry] = index_entries(tmp_path / "out")
+    assert entry["digest"] == seeded.digest
+    assert entry["annotations"] == {"org.opencontainers.image.ref.name": image.tag}
+    assert result.platform == platform  # type: ignore[attr-defined]
+    # An independent tool accepts the layout and sees the same image.
+    shown = json.loads(
+        skopeo("inspect", *override_args(platform), f"oci:{tmp_path / 'out'}:1.0").stdout
+    )
+    assert shown["Digest"] == seeded.digest
+    assert shown["Layers"] == [layer.digest for layer in seeded.layers]
+
+
+@pytest.mark.parametrize("name", ["dockerlist", "schema2", "single"])
+async def test_pull_docker_list_and_single_images(
+    registry: RegistryHandle, tmp_path: Path, name: str
+) -> None:
+    image = registry.images[name]
+    for platform, seeded in image.manifests.items():
+        dest = tmp_path / platform.replace("/", "-")
+        await run_pull(registry.host, image.reference, dest, platform)
+        blobs = {seeded.config_digest, *(layer.digest for layer in seeded.layers)}
+        assert blobs <= set(_blob_files(dest))
+        assert_layout_sound(dest)
+        [entry] = index_entries(dest)
+        shown = json.loads(
+            skopeo("inspect", *override_args(platform), f"oci:{dest}:{image.tag}").stdout
+        )
+        assert shown["Layers"] == [layer.digest for layer in seeded.layers]
+        if seeded.media_type.startswith("application/vnd.docker"):
+            # Stored with OCI types (same blobs, new manifest), the source digest recorded.
+            assert entry["annotations"]["io.regtui.source.digest"] == seeded.digest  # type: ignore[index]
+            assert entry["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+        else:
+            assert shown["Digest"] == seeded.digest
+        # skopeo can copy it out again: the layout is usable, not just inspectable.
+        skopeo(
+            "copy", *override_args(platform), f"oci:{dest}:{image.tag}", f"dir:{tmp_path / 'copy'}"
+        )
+
+
+async def test_second_platform_into_same_layout_skips_shared_blobs(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    amd64, arm64 = image.manifests["linux/amd64"], image.manifests["linux/arm64/v8"]
+    shared = {layer.digest for layer in amd64.layers} & {layer.digest for layer in arm64.layers}
+    assert shared, "the seeded images share a base layer"
+    dest = tmp_path / "layout"
+    await run_pull(registry.host, image.reference, dest, "linux/amd64")
+    result, events = await run_pull(registry.host, image.reference, dest, "linux/arm64/v8")
+
+    skipped = {e.digest for e in events if isinstance(e, BlobSkipped)}
+    downloaded = {e.digest for e in events if isinstance(e, BlobDone)}
+    assert skipped == shared
+    assert not downloaded & shared
+    assert result.blobs_skipped == len(shared)  # type: ignore[attr-defined]
+    assert_layout_sound(dest)
+    # One name, both platforms: skopeo picks each by its override.
+    [entry] = index_entries(dest)
+    assert entry["annotations"]["org.opencontainers.image.ref.name"] == "1.0"  # type: ignore[index]
+    for platform, seeded in (("linux/amd64", amd64), ("linux/arm64/v8", arm64)):
+        shown = json.loads(skopeo("inspect", *override_args(platform), f"oci:{dest}:1.0").stdout)
+        # "Digest" is the name's (a layout-local index); the image is the platform's.
+        assert shown["Layers"] == [layer.digest for layer in seeded.layers]
+        assert shown["Architecture"] == platform.split("/")[1]
+
+
+async def test_pulling_the_same_image_again_downloads_nothing(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    image = registry.images["single"]
+    await run_pull(registry.host, image.reference, tmp_path / "o")
+    result, events = await run_pull(registry.host, image.reference, tmp_path / "o")
+    assert result.blobs_downloaded == 0  # type: ignore[attr-defined]
+    assert not [e for e in events if isinstance(e, BlobProgress)]
+    assert len(index_entries(tmp_path / "o")) == 1
+
+
+async def test_pull_of_a_missing_platform_names_the_available_ones(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    with pytest.raises(PullError, match=r"no linux/s390x image \(available: linux/amd64, "):
+        await run_pull(registry.host, image.reference, tmp_path / "o", "linux/s390x")
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_pull_writes_a_layout_and_prints_its_reference(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "regtui",
+            "pull",
+            f"{registry.host}/{image.reference}",
+            "--platform",
+            "linux/arm/v7",
+            "-o",
+            str(tmp_path / "out"),
+            "-j",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"oci:{tmp_path / 'out'}:1.0\n"
+    # stderr is not a terminal here: a plain summary line, no escape sequences.
+    assert "Pulled " in proc.stderr and "\x1b[" not in proc.stderr
+    assert expected_blobs(image.manifests["linux/arm/v7"]) <= set(_blob_files(tmp_path / "out"))
+
+
+def test_cli_pull_default_directory_is_repo_and_tag(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    image = registry.images["single"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "regtui", "pull", "-q", f"{registry.host}/{image.reference}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "single_latest" / "index.json").is_file()
+    assert proc.stderr == ""
+
+
+# Faults ---------------------------------------------------------------------------------------
+@pytest.fixture
+def proxy(registry: RegistryHandle) -> Iterator[FaultProxy]:
+    with FaultProxy(registry.url) as p:
+        yield p
+
+
+def big_layer(image: SeededImage) -> tuple[str, int]:
+    layer = max(image.manifests["linux/amd64"].layers, key=lambda item: item.size)
+    assert layer.size > 2_000_000, "the seeded amd64 image has a multi-MB layer"
+    return layer.digest, layer.size
+
+
+async def test_dropped_connection_resumes_with_range(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    digest, size = big_layer(image)
+    proxy.add(Fault("cut", path=digest, after=1_000_000))
+    await run_pull(proxy.host, image.reference, tmp_path / "o", "linux/amd64")
+    first, second = proxy.requests(digest)[:2]
+    assert first.fault == "cut" and first.body_bytes == 1_000_000
+    resumed_at = int(second.headers["Range"].removeprefix("bytes=").rstrip("-"))
+    assert 0 < resumed_at <= 1_000_000
+    # Only what was missing was fetched again.
+    assert second.status == 206 and second.body_bytes == size - resumed_at
+    assert_layout_sound(tmp_path / "o")
+
+
+async def test_server_ignoring_range_makes_the_blob_start_over(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    digest, size = big_layer(image)
+    proxy.add(Fault("cut", path=digest, after=500_000))
+    proxy.add(Fault("ignore_range", path=digest))
+    await run_pull(proxy.host, image.reference, tmp_path / "o", "linux/amd64")
+    second = proxy.requests(digest)[1]
+    assert second.status == 200 and second.body_bytes == size
+    assert (tmp_path / "o" / "blobs" / "sha256" / digest.split(":")[1]).stat().st_size == size
+    assert_layout_sound(tmp_path / "o")
+
+
+async def test_corrupted_byte_is_caught_and_retried_once(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    digest, _ = big_layer(image)
+    proxy.add(Fault("flip", path=digest, at=123_456))
+    _, events = await run_pull(proxy.host, image.reference, tmp_path / "o", "linux/amd64")
+    assert any(isinstance(e, BlobRetrying) and "digest" in e.reason for e in events)
+    assert len(proxy.requests(digest)) == 2
+    assert_layout_sound(tmp_path / "o")
+
+
+async def test_persistently_corrupt_blob_fails_and_never_lands(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    digest, _ = big_layer(image)
+    proxy.add(Fault("flip", path=digest, at=10, times=None))
+    with pytest.raises(PullError) as info:
+        await run_pull(proxy.host, image.reference, tmp_path / "o", "linux/amd64")
+    message = str(info.value)
+    assert digest[:19] in message and "verification" in message
+    assert digest not in _blob_files(tmp_path / "o")
+    assert index_entries(tmp_path / "o") == []  # nothing named: the layout stays valid
+    assert_layout_sound(tmp_path / "o")
+
+
+async def test_blob_larger_than_descriptor_is_refused_unread(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    digest, size = big_layer(image)
+    proxy.add(Fault("extra", path=digest, count=4096, lie_length=True, times=None))
+    with pytest.raises(PullError, match="larger than its descriptor"):
+        await run_pull(proxy.host, image.reference, tmp_path / "o", "linux/amd64")
+    assert all(r.body_bytes <= size + 4096 for r in proxy.requests(digest))
+    assert digest not in _blob_files(tmp_path / "o")
+
+
+async def test_rate_limit_and_server_errors_on_blobs_are_retried_visibly(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["single"]
+    layer = image.manifests["linux/amd64"].layers[0].digest
+    proxy.add(Fault("status", path=layer, status=429, headers={"Retry-After": "0"}))
+    proxy.add(Fault("status", path=layer, status=503))
+    _, events = await run_pull(proxy.host, image.reference, tmp_path / "o")
+    reasons = [e.reason for e in events if isinstance(e, BlobRetrying) and e.digest == layer]
+    assert any("429" in r for r in reasons) and any("503" in r for r in reasons)
+    assert_layout_sound(tmp_path / "o")
+
+
+async def test_transient_errors_on_manifests_are_retried(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    proxy.add(Fault("status", path="/manifests/", status=503, times=2))
+    proxy.add(Fault("cut", path="/manifests/", after=10))
+    result, _ = await run_pull(proxy.host, image.reference, tmp_path / "o", "linux/arm/v7")
+    assert result.manifest_digest == image.manifests["linux/arm/v7"].digest  # type: ignore[attr-defined]
+    assert len(proxy.requests("/manifests/")) >= 4
+
+
+async def test_persistent_server_error_gives_up_with_a_clear_error(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["single"]
+    layer = image.manifests["linux/amd64"].layers[0].digest
+    proxy.add(Fault("status", path=layer, status=502, times=None))
+    with pytest.raises(PullError) as info:
+        await run_pull(proxy.host, image.reference, tmp_path / "o")
+    assert layer[:19] in str(info.value) and "502" in str(info.value)
+    assert "gave up after 4 attempts" in str(info.value)
+
+
+async def test_cancelled_pull_leaves_a_valid_layout_and_resumes(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    digest, size = big_layer(image)
+    proxy.add(Fault("throttle", path=digest, rate=1_000_000))
+    dest = tmp_path / "o"
+    seen = asyncio.Event()
+
+    def on_event(event: PullEvent) -> None:
+        if isinstance(event, BlobProgress) and event.digest == digest and event.done > 200_000:
+            seen.set()
+
+    ref = parse_reference(f"{proxy.host}/{image.reference}")
+    async with connect(ref.registry) as client:
+        task = asyncio.create_task(
+            Puller(client, on_event=on_event).pull(
+                ref, dest, platform=parse_platform("linux/amd64")
+            )
+        )
+        await asyncio.wait_for(seen.wait(), 20)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert index_entries(dest) == []
+    assert_layout_sound(dest)
+    partial = dest / ".regtui-partial" / f"sha256-{digest.split(':')[1]}"
+    kept = partial.stat().st_size
+    assert 0 < kept < size
+
+    proxy.clear()
+    await run_pull(proxy.host, image.reference, dest, "linux/amd64")
+    last = proxy.requests(digest)[-1]
+    assert last.headers.get("Range") == f"bytes={kept}-"
+    assert last.body_bytes == size - kept
+    assert not partial.exists()
+    assert_layout_sound(dest)
+
+
+def test_sigkilled_cli_pull_resumes_to_a_valid_layout(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    digest, size = big_layer(image)
+    proxy.add(Fault("throttle", path=digest, rate=500_000))
+    dest = tmp_path / "o"
+    cmd = [
+        sys.executable,
+        "-m",
+        "regtui",
+        "pull",
+        "-q",
+        "--platform",
+        "linux/amd64",
+        "-o",
+        str(dest),
+        f"{proxy.host}/{image.reference}",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    partial = dest / ".regtui-partial" / f"sha256-{digest.split(':')[1]}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if partial.exists() and partial.stat().st_size > 300_000:
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the pull never got going")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert_layout_sound(dest)
+    assert index_entries(dest) == []
+
+    proxy.clear()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert_layout_sound(dest)
+    shown = json.loads(skopeo("inspect", f"oci:{dest}:1.0").stdout)
+    assert shown["Digest"] == image.manifests["linux/amd64"].digest
+    resumed = proxy.requests(digest)[-1]
+    assert resumed.headers.get("Range", "").startswith("bytes=")
+    assert resumed.body_bytes < size
+
+
+async def test_unreachable_registry_is_a_clear_error(tmp_path: Path) -> None:
+    async with RegistryClient("http://127.0.0.1:9") as client:
+        with pytest.raises(RegtuiError, match=r"cannot connect to 127\.0\.0\.1:9"):
+            await Puller(client).pull(parse_reference("127.0.0.1:9/x:1"), tmp_path / "o")
