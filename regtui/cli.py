@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from regtui import __version__
+from regtui import __version__, locations
 from regtui import format as fmt
 from regtui.core.client import (
     FetchedManifest,
@@ -45,6 +45,8 @@ from regtui.progress import TerminalProgress
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: The demo's default blob bandwidth: slow enough to watch the progress bars.
+DEMO_RATE = "8M"
 
 SUBCOMMANDS = ("ls", "inspect", "pull", "demo", "tui")
 
@@ -158,7 +160,63 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--name", metavar="NAME", help="ref name in the layout (default: the tag)")
     pull.add_argument("-q", "--quiet", action="store_true", help="no progress, only errors")
     _add_transport_options(pull)
+
+    tui = sub.add_parser(
+        "tui",
+        help="open the TUI (the default: 'regtui HOST[/REPO[:TAG]]' is 'regtui tui …')",
+    )
+    tui.add_argument(
+        "target", nargs="?", metavar="REGISTRY[/REPO[:TAG|@DIGEST]]", help="where to start"
+    )
+    _add_tui_options(tui)
+    _add_transport_options(tui)
+
+    demo = sub.add_parser(
+        "demo", help="try regtui on an embedded registry with sample multi-arch images"
+    )
+    demo.add_argument(
+        "--serve", action="store_true", help="only run the demo registry (for trying the CLI)"
+    )
+    demo.add_argument(
+        "--rate",
+        type=_rate,
+        default=_rate(DEMO_RATE),
+        metavar="BYTES/S",
+        help=f"throttle blob downloads so progress is visible (default {DEMO_RATE}; 0: off)",
+    )
+    demo.add_argument("--port", type=int, default=0, help="port for --serve (default: free)")
+    _add_tui_options(demo)
     return parser
+
+
+def _add_tui_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--download-dir",
+        metavar="DIR",
+        type=Path,
+        help="where downloads go (default: your downloads folder + /regtui)",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=DEFAULT_JOBS,
+        metavar="N",
+        help=f"parallel blob downloads (default {DEFAULT_JOBS})",
+    )
+
+
+def _rate(text: str) -> float | None:
+    """``8M``, ``500k``, ``1200000``, ``0`` (unlimited) as bytes per second."""
+    value = text.strip().upper().removesuffix("/S").removesuffix("B")
+    scale = {"K": 1e3, "M": 1e6, "G": 1e9}.get(value[-1:], 1.0)
+    try:
+        number = float(value[:-1] if scale != 1.0 else value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (try 8M or 500k)") from None
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r}")
+    return number * scale or None
 
 
 def _options(args: argparse.Namespace) -> TransportOptions:
@@ -187,9 +245,13 @@ def _credential(args: argparse.Namespace) -> Credential | None:
 
 
 def _client(ref: Reference, args: argparse.Namespace) -> RegistryClient:
-    return connect(
+    client = connect(
         ref.registry, _options(args), credential=_credential(args), repository=ref.repository
     )
+    info = client.auth_info
+    for warning in info.warnings if info else ():
+        sys.stderr.write(f"regtui: warning: {' '.join(warning.split())}\n")
+    return client
 
 
 # ls ---------------------------------------------------------------------------------------
@@ -391,22 +453,72 @@ async def cmd_pull(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# tui and demo ---------------------------------------------------------------------------------
+def cmd_tui(args: argparse.Namespace) -> int:
+    """``regtui [REGISTRY[/REPO[:TAG|@DIGEST]]]``: the interactive app."""
+    from regtui import ui  # Textual is imported only for the TUI
+
+    if args.target:
+        parse_reference(args.target, default_tag=None, require_repository=False)
+    if not 1 <= args.jobs <= 64:
+        raise UsageError("--jobs must be between 1 and 64")
+    credential = _credential(args)
+    return ui.run(
+        args.target,
+        _options(args),
+        download_dir=args.download_dir,
+        jobs=args.jobs,
+        credential=credential,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``regtui demo``: sample images on an embedded loopback registry, then the TUI."""
+    from regtui.demo import GENERATOR_VERSION, DemoRegistry, ensure_demo_store, serve_forever_cli
+
+    cache = locations.cache_dir() / f"demo-v{GENERATOR_VERSION}"
+    if args.serve:
+        return serve_forever_cli(
+            port=args.port,
+            rate=args.rate,
+            cache_dir=cache,
+            examples=[
+                "regtui ls {address}",
+                "regtui ls {address}/acme/webapp",
+                "regtui inspect {address}/acme/webapp:1.4",
+                "regtui pull {address}/acme/webapp:1.4 --platform linux/arm64",
+                "regtui {address}",
+            ],
+        )
+    from regtui import ui
+
+    if not (cache / "demo.json").is_file():
+        sys.stderr.write(f"Generating the demo images in {cache} (first run only)…\n")
+    store = ensure_demo_store(cache)
+    with DemoRegistry(store, rate=args.rate) as registry:
+        return ui.run(registry.address, download_dir=args.download_dir, jobs=args.jobs)
+
+
 # main ---------------------------------------------------------------------------------------
 Handler = Callable[[argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
 HANDLERS: dict[str, Handler] = {"ls": cmd_ls, "inspect": cmd_inspect, "pull": cmd_pull}
+SYNC_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {"tui": cmd_tui, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``regtui`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    # No subcommand means the TUI: `regtui`, `regtui HOST/REPO`, `regtui --insecure HOST`.
+    if not args_list or (
+        args_list[0] not in SUBCOMMANDS and args_list[0] not in ("-h", "--help", "--version")
+    ):
+        args_list = ["tui", *args_list]
     parser = build_parser()
     args = parser.parse_args(args_list)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    handler = HANDLERS[args.command]
     try:
-        return asyncio.run(handler(args, sys.stdout))
+        if args.command in SYNC_HANDLERS:
+            return SYNC_HANDLERS[args.command](args)
+        return asyncio.run(HANDLERS[args.command](args, sys.stdout))
     except UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except RegtuiError as exc:

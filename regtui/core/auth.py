@@ -27,6 +27,7 @@ import base64
 import ipaddress
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator
@@ -42,7 +43,9 @@ from regtui.core.errors import AuthenticationError, ProtocolError
 MAX_TOKEN_BODY = 64 * 1024
 DEFAULT_EXPIRES_IN = 60
 CATALOG_SCOPE = "registry:catalog:*"
-_PATH_SCOPE = re.compile(r"^/v2/(?P<name>.+?)/(?:manifests|blobs|tags|referrers)/")
+_PATH_SCOPE = re.compile(
+    r"^/v2/(?P<name>.+)/(?:manifests/[^/]+|blobs/(?:uploads/[^/]*|[^/]+)|tags/list|referrers/[^/]+)$"
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class AuthInfo:
     realm: str | None = None
     service: str | None = None
     granted: list[str] = field(default_factory=list)
+    #: Problems met while looking for credentials (a missing helper...), safe to show.
+    warnings: list[str] = field(default_factory=list)
 
 
 def _granted_from_jwt(token: str) -> tuple[str, ...]:
@@ -136,9 +141,13 @@ def _is_private_host(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        address = ipaddress.ip_address(host)
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        try:
+            # inet_aton takes the shorthand forms a resolver does: 127.1, 2130706433, 0x7f000001.
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return False
     return address.is_private or address.is_loopback or address.is_link_local
 
 
@@ -262,7 +271,8 @@ class RegistryAuth(httpx.Auth):
             header = self._basic_header()
             if header:
                 headers["Authorization"] = header
-        return httpx.Request("GET", realm, params=params, headers=headers)
+        # Merge: the realm may carry its own query (httpx would replace it with params=).
+        return httpx.Request("GET", httpx.URL(realm).copy_merge_params(params), headers=headers)
 
     def _accept_token(
         self,
@@ -329,7 +339,9 @@ class RegistryAuth(httpx.Auth):
         scopes = self._prepare(request)
         response = yield request
         for _ in range(2):  # at most: fetch a token, then once more for a wider scope
-            if response.status_code != 401:
+            # Only the registry's own 401 counts: a redirect target (object storage) that
+            # challenges must never receive the user's credentials or pick our realm.
+            if response.status_code != 401 or not self._applies(response.request):
                 return
             challenge = self._bearer_challenge(response)
             if challenge is None:
@@ -363,7 +375,7 @@ class RegistryAuth(httpx.Auth):
         scopes = self._prepare(request)
         response = yield request
         for _ in range(2):
-            if response.status_code != 401:
+            if response.status_code != 401 or not self._applies(response.request):
                 return
             challenge = self._bearer_challenge(response)
             if challenge is None:
@@ -414,6 +426,9 @@ async def _read_small(response: httpx.Response) -> bytes:
             await response.aclose()
             raise ProtocolError("token response too large")
     await response.aclose()
+    # httpx reads every response handed to an auth flow once more when the flow ends;
+    # give it the body we already read (capped) instead of a consumed stream.
+    response._content = body
     return body
 
 
@@ -429,6 +444,7 @@ def _read_small_sync(response: httpx.Response) -> bytes:
             response.close()
             raise ProtocolError("token response too large")
     response.close()
+    response._content = body  # see _read_small
     return body
 
 

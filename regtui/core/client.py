@@ -231,19 +231,28 @@ def parse_error_body(
     return [], ""
 
 
-def error_from_response(response: httpx.Response, body: bytes, host: str) -> RegistryError:
-    """The typed error for a non-2xx response whose (capped) body is ``body``."""
+def error_from_response(
+    response: httpx.Response, body: bytes, host: str, has_credentials: bool = False
+) -> RegistryError:
+    """The typed error for a non-2xx response whose (capped) body is ``body``.
+
+    ``has_credentials`` says whether the user's own credentials were in play, so a 401
+    reads "credentials refused" only when there were some.
+    """
     errors, summary = parse_error_body(body, response.headers.get("content-type"))
     url = _safe_url(response.request.url)
     status = response.status_code
     if status == 401 and not summary:
-        if "authorization" in response.request.headers:
-            summary = f"authentication failed for {host}: credentials refused"
-        else:
+        challenge = " ".join(response.headers.get_list("www-authenticate")).lower()
+        if not has_credentials:
             summary = (
                 f"authentication required by {host}: no credentials found "
                 "(use --username, docker login or podman login)"
             )
+        elif "insufficient_scope" in challenge:
+            summary = f"access denied by {host}: your credentials do not allow this"
+        else:
+            summary = f"authentication failed for {host}: credentials refused"
     if status == 429:
         return RateLimitedError(
             status,
@@ -432,6 +441,11 @@ class RegistryClient:
             return self._blob_http
 
     @property
+    def has_credentials(self) -> bool:
+        """True when the user's own credentials (not anonymous tokens) are in use."""
+        return isinstance(self.auth, RegistryAuth) and self.auth.credential is not None
+
+    @property
     def auth_info(self) -> AuthInfo | None:
         """Credential source, scheme and granted scopes (no secrets), for display."""
         return self.auth.info if isinstance(self.auth, RegistryAuth) else None
@@ -533,7 +547,7 @@ class RegistryClient:
             pass
         finally:
             await response.aclose()
-        raise error_from_response(response, body, self.registry.host)
+        raise error_from_response(response, body, self.registry.host, self.has_credentials)
 
     async def _get_document(
         self,
@@ -886,7 +900,11 @@ def connect(
     Bearer tokens are fetched anonymously when no credential is known.
     """
     reg = parse_registry(registry) if isinstance(registry, str) else registry
+    warnings: list[str] = []
     if credential is None:
-        credential = (store or CredentialStore()).find(reg, repository)
+        store = store or CredentialStore()
+        credential = store.find(reg, repository)
+        warnings = list(store.warnings)
     auth = RegistryAuth(reg.api_host, credential)
+    auth.info.warnings = warnings
     return RegistryClient(reg, options=options, auth=auth)

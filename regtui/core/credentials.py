@@ -92,7 +92,8 @@ def run_credential_helper(name: str, server: str) -> Mapping[str, Any] | None:
         ) from None
     if proc.returncode != 0:
         text = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
-        if "not found" in text.lower():
+        # The helper protocol's answer for "nothing stored for this server".
+        if "credentials not found" in text.lower():
             return None
         raise CredentialHelperError(
             f"credential helper {program} exited with status {proc.returncode}"

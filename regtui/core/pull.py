@@ -653,7 +653,10 @@ class _BlobDownload:
                     raise _Retry("the registry refused to resume; starting over")
                 if not response.is_success:
                     body = read_error_body(response)
-                    error = error_from_response(response, body, self.puller.client.registry.host)
+                    client = self.puller.client
+                    error = error_from_response(
+                        response, body, client.registry.host, client.has_credentials
+                    )
                     if isinstance(error, RateLimitedError):
                         raise _Retry(str(error), error.retry_after)
                     if isinstance(error, ServerError) or status == 408:
