@@ -54,7 +54,7 @@ SUBCOMMANDS = ("ls", "inspect", "pull", "demo", "tui")
 class _ArgumentParser(argparse.ArgumentParser):
     """argparse with our one-line error format (exit 2)."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.exit(EXIT_USAGE, f"regtui: error: {message}\n(see 'regtui --help')\n")
 
 

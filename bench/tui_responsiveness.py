@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""TUI responsiveness (issue 4, performance): first rows, pull from the TUI vs the CLI.
+
+    .venv/bin/python bench/tui_responsiveness.py [--runs 3] [--size-mb 1024] [--jobs 4]
+
+Starts CNCF distribution (``docker-registry``) on 127.0.0.1, seeds it like the test suite
+(1,100 ``bulk/repo-NNNN`` repositories and the named images, ``tests/support/seed.py``) and
+pushes a ~1 GiB single-platform image (the layout of ``bench/pull_vs_peers.py``) with
+skopeo. Then, in one run:
+
+* **first rows**: from ``make_app`` to the first repository rows in the table, and to the
+  whole catalog (the app runs headless, as in the tests, and draws every frame);
+* **pull**: ``regtui pull`` (the CLI, a separate process) against the same image pulled from
+  the TUI by pressing ``d``, alternating, each into a fresh directory (median wall time);
+* **pane switch while downloading**: during each TUI pull, ``tab`` is pressed every 0.4 s and
+  the time until the app has handled the key (focus moved, every widget idle) is recorded.
+
+Targets: first rows < 1 s (and before the rest of the catalog); TUI pull no more than 10 %
+slower than the CLI; pane switch < 100 ms. The figures are printed; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import events
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from bench.pull_vs_peers import build_layout  # noqa: E402
+from regtui.ui.app import RegtuiApp, make_app  # noqa: E402
+from regtui.ui.screens.main import MainScreen  # noqa: E402
+from regtui.ui.widgets.downloads_panel import DownloadsPanel  # noqa: E402
+from regtui.ui.widgets.layer_table import LayerTable  # noqa: E402
+from regtui.ui.widgets.repository_list import RepositoryList  # noqa: E402
+from tests.support.registry import start_registry  # noqa: E402
+from tests.support.seed import seed_registry  # noqa: E402
+
+SIZE = (160, 45)
+
+
+async def first_rows(host: str, expected: int, work: Path) -> tuple[float, float, int]:
+    """Seconds to the first repository rows, to the whole catalog, and rows at first sight."""
+    started = time.perf_counter()
+    app = make_app(host, download_dir=work / "dl", recent_path=work / "recent.json")
+    app.cursor_blink = False
+    async with app.run_test(size=SIZE) as pilot:
+        repos = app.screen.query_one(RepositoryList)
+        while not repos.table.row_count:
+            await pilot.pause(0.002)
+        await pilot.pause()  # one frame with the rows in it
+        first = time.perf_counter() - started
+        at_first = repos.table.row_count
+        while len(repos.items) < expected or repos.busy:
+            await pilot.pause(0.005)
+        await pilot.pause()
+        everything = time.perf_counter() - started
+    return first, everything, at_first
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    """Poll every millisecond (timing must not wait for the app to be idle, as Pilot does)."""
+    while not predicate():  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+
+
+def send_key(app: RegtuiApp, key: str) -> None:
+    """Deliver a key press the way the terminal driver does (no waiting, unlike Pilot)."""
+    event = events.Key(key, key if len(key) == 1 else None)
+    event.set_sender(app)
+    assert app._driver is not None
+    app._driver.send_message(event)
+
+
+async def tui_pull(host: str, ref: str, dest_dir: Path, jobs: int) -> tuple[float, list[float]]:
+    """Pull ``ref`` from the TUI; return (seconds, pane-switch latencies in seconds).
+
+    A pane switch is timed from the key press to the focus having moved to the next pane.
+    """
+    app = make_app(
+        f"{host}/{ref}", download_dir=dest_dir, jobs=jobs, recent_path=dest_dir / "recent.json"
+    )
+    app.cursor_blink = False
+    switches: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        layers = screen.query_one(LayerTable)
+        while layers.current is None:
+            await pilot.pause(0.01)
+        await pilot.pause(0.3)
+        panel = screen.query_one(DownloadsPanel)
+        started = time.perf_counter()
+        send_key(app, "d")
+        await until(lambda: bool(panel.views))
+        view = panel.views[0]
+        next_switch = time.perf_counter() + 0.4
+        while view.running:
+            if time.perf_counter() >= next_switch:
+                before = app.focused
+                t0 = time.perf_counter()
+                send_key(app, "tab")
+                await until(lambda: app.focused is not before)  # noqa: B023
+                switches.append(time.perf_counter() - t0)
+                next_switch = time.perf_counter() + 0.4
+            await asyncio.sleep(0.005)
+        seconds = time.perf_counter() - started
+        if view.state != "done":
+            raise SystemExit(f"TUI pull ended {view.state}: {view.error}")
+    return seconds, switches
+
+
+async def idle_switches(host: str, work: Path, count: int = 8) -> list[float]:
+    """Pane switches with nothing downloading (for comparison)."""
+    app = make_app(f"{host}/app:1.0", download_dir=work / "dl", recent_path=work / "r.json")
+    app.cursor_blink = False
+    latencies: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(1.0)
+        for _ in range(count):
+            before = app.focused
+            t0 = time.perf_counter()
+            send_key(app, "tab")
+            await until(lambda: app.focused is not before)  # noqa: B023
+            latencies.append(time.perf_counter() - t0)
+            await pilot.pause(0.2)
+    return latencies
+
+
+def cli_pull(host: str, ref: str, dest: Path, jobs: int) -> float:
+    """``regtui pull`` in a separate process; wall seconds."""
+    ref = f"{host}/{ref}"
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "regtui", "pull", "-q", "-j", str(jobs), "-o", str(dest), ref],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def import_seconds() -> float:
+    """Cold import of the TUI in a fresh interpreter (not counted in 'first rows')."""
+    code = (
+        "import time; t = time.perf_counter(); import regtui.ui.app; print(time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size-mb", type=float, default=1024)
+    parser.add_argument("--jobs", type=int, default=4)
+    args = parser.parse_args()
+    for tool in ("docker-registry", "skopeo"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed (apt-get install docker-registry skopeo)")
+    with tempfile.TemporaryDirectory(prefix="regtui-tui-bench-") as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        with start_registry(work / "registry") as registry:
+            handle = seed_registry(registry, work / "seed")
+            build_layout(work / "src", args.size_mb)
+            subprocess.run(
+                [
+                    "skopeo",
+                    "--insecure-policy",
+                    "copy",
+                    "--quiet",
+                    "--dest-tls-verify=false",
+                    f"oci:{work / 'src'}:1.0",
+                    f"docker://{registry.host}/bench/big:1.0",
+                ],
+                check=True,
+            )
+            shutil.rmtree(work / "src")
+            catalog = len(handle.all_repos) + 1
+            print(
+                f"registry {registry.host}: {catalog} repositories and a "
+                f"{args.size_mb:.0f} MB image, seeded in {time.perf_counter() - t0:.0f}s "
+                f"on {os.cpu_count()} cores"
+            )
+            print(f"cold import of regtui.ui.app: {import_seconds():.2f}s (before the clock)")
+
+            firsts, alls = [], []
+            for run in range(args.runs):
+                first, everything, at_first = asyncio.run(first_rows(registry.host, catalog, work))
+                firsts.append(first)
+                alls.append(everything)
+                print(
+                    f"start {run + 1}: first rows {first * 1000:.0f} ms ({at_first} rows), "
+                    f"all {catalog} rows {everything * 1000:.0f} ms",
+                    flush=True,
+                )
+
+            idle = asyncio.run(idle_switches(registry.host, work))
+            print(
+                f"pane switch, idle: median {statistics.median(idle) * 1000:.0f} ms, "
+                f"max {max(idle) * 1000:.0f} ms",
+                flush=True,
+            )
+
+            cli_times, tui_times, switches = [], [], []
+            for run in range(args.runs):
+                dest = work / f"pull-{run}"
+                cli_times.append(cli_pull(registry.host, "bench/big:1.0", dest / "cli", args.jobs))
+                seconds, latencies = asyncio.run(
+                    tui_pull(registry.host, "bench/big:1.0", dest / "tui", args.jobs)
+                )
+                tui_times.append(seconds)
+                switches.extend(latencies)
+                shutil.rmtree(dest)
+                worst = max(latencies) * 1000 if latencies else float("nan")
+                print(
+                    f"pull {run + 1}: cli {cli_times[-1]:.2f}s  tui {seconds:.2f}s  "
+                    f"({len(latencies)} pane switches, worst {worst:.0f} ms)",
+                    flush=True,
+                )
+
+    cli, tui = statistics.median(cli_times), statistics.median(tui_times)
+    print()
+    print(
+        f"first repository rows: median {statistics.median(firsts) * 1000:.0f} ms (target < 1000)"
+    )
+    print(f"whole catalog:         median {statistics.median(alls) * 1000:.0f} ms")
+    print(
+        f"pull {args.size_mb:.0f} MB: cli {cli:.2f}s, tui {tui:.2f}s, "
+        f"tui/cli {tui / cli:.3f} (target <= 1.10)"
+    )
+    if switches:
+        ordered = sorted(switches)
+        p50 = ordered[len(ordered) // 2] * 1000
+        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
+        print(
+            f"pane switch during the download: median {p50:.0f} ms, p95 {p95:.0f} ms, "
+            f"max {ordered[-1] * 1000:.0f} ms over {len(ordered)} (target < 100)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""The Textual TUI of regtui (issue 4). The UI imports the core; never the reverse.
+
+``make_app`` builds the app (used by the CLI and the tests); ``run`` runs it and returns an
+exit status.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from regtui.core.client import RegistryClient, TransportOptions, connect
+from regtui.core.credentials import Credential
+from regtui.core.pull import DEFAULT_JOBS
+from regtui.core.reference import Registry
+from regtui.ui.app import RegtuiApp, make_app, parse_target
+from regtui.ui.session import ClientFactory
+
+__all__ = ["RegtuiApp", "make_app", "parse_target", "run"]
+
+
+def run(
+    target: str | None,
+    options: TransportOptions | None = None,
+    download_dir: Path | None = None,
+    jobs: int = DEFAULT_JOBS,
+    credential: Credential | None = None,
+) -> int:
+    """Run the TUI until the user quits; the exit status for the CLI (0, or 1 on a crash).
+
+    ``credential`` (from ``--username``) is used for the registry the app opens with;
+    other registries use the credentials found in the user's files.
+    """
+    factory: ClientFactory = connect
+    if credential is not None:
+        first = parse_target(target).registry.host if target else None
+
+        def factory(registry: Registry, opts: TransportOptions | None = None) -> RegistryClient:
+            given = credential if registry.host == first else None
+            return connect(registry, opts, credential=given)
+
+    app = make_app(
+        target, options=options, download_dir=download_dir, jobs=jobs, client_factory=factory
+    )
+    result = app.run()
+    if app.return_code not in (None, 0):
+        return int(app.return_code)
+    return int(result or 0)

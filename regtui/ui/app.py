@@ -1,0 +1,214 @@
+"""``RegtuiApp`` and ``make_app``, the one factory used by the CLI and the tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from regtui.core.client import TransportOptions, connect
+from regtui.core.errors import RegtuiError
+from regtui.core.pull import DEFAULT_JOBS
+from regtui.core.reference import Reference, Registry, parse_reference
+from regtui.locations import downloads_dir, recent_file
+from regtui.ui.recent import load_recent, record_recent
+from regtui.ui.screens.help import HelpScreen
+from regtui.ui.screens.main import MainScreen
+from regtui.ui.screens.start import StartScreen
+from regtui.ui.session import ClientFactory, describe_error
+from regtui.ui.widgets.downloads_panel import Clock
+
+STYLES = Path(__file__).parent / "styles"
+
+
+def parse_target(text: str) -> Reference:
+    """What a user typed (registry, registry/repo, repo:tag, repo@digest) as a reference.
+
+    A lone word that looks like a host (``quay.io``, ``127.0.0.1:5000``, ``localhost``) is a
+    registry; anything else follows the Docker grammar (``alpine`` is Docker Hub's
+    ``library/alpine``).
+    """
+    return parse_reference(text.strip(), default_tag=None, require_repository=False)
+
+
+class RegtuiApp(App[int]):
+    """The regtui terminal UI."""
+
+    TITLE = "regtui"
+    CSS_PATH = [
+        STYLES / "app.tcss",
+        STYLES / "panes.tcss",
+        STYLES / "downloads.tcss",
+        STYLES / "screens.tcss",
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit regtui (running downloads stop)"),
+        Binding("question_mark", "show_help", "Keys", id="help", tooltip="Show every key"),
+    ]
+    ENABLE_COMMAND_PALETTE = True
+
+    #: Tests switch this off so that snapshots never catch a cursor mid-blink.
+    cursor_blink = True
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        options: TransportOptions | None = None,
+        download_dir: Path | None = None,
+        client_factory: ClientFactory = connect,
+        jobs: int = DEFAULT_JOBS,
+        recent_path: Path | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self.options = options
+        self.download_dir = download_dir if download_dir is not None else downloads_dir()
+        self.client_factory = client_factory
+        self.jobs = jobs
+        self.recent_path = recent_path
+        self.clock = clock
+        self._initial_reference: Reference | None = None
+
+    # Screens ----------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen[Any]:
+        # The start screen is always at the bottom of the stack; a target given on the
+        # command line opens a main screen over it (see on_mount), so "switch registry"
+        # is a pop.
+        self._initial_reference = None
+        error = ""
+        if self.target:
+            try:
+                self._initial_reference = parse_target(self.target)
+            except RegtuiError as exc:
+                error = describe_error(exc)
+        initial = (self.target or "") if error else ""
+        return StartScreen(self._recent(), initial=initial, error=error)
+
+    def on_mount(self) -> None:
+        if self._initial_reference is not None:
+            self.push_screen(self._main_screen(self._initial_reference))
+
+    def _main_screen(self, reference: Reference) -> MainScreen:
+        return MainScreen(
+            reference,
+            client_factory=self.client_factory,
+            options=self.options,
+            download_dir=self.download_dir,
+            jobs=self.jobs,
+            clock=self.clock,
+        )
+
+    def _recent(self) -> list[str]:
+        return load_recent(self.recent_path or recent_file())
+
+    def registry_opened(self, registry: Registry) -> None:
+        """Remember a registry the user opened (its address only)."""
+        name = f"{registry.scheme}://{registry.host}" if registry.scheme else registry.host
+        with contextlib.suppress(Exception):
+            record_recent(name, self.recent_path or recent_file())
+
+    @on(StartScreen.TargetChosen)
+    def open_target(self, event: StartScreen.TargetChosen) -> None:
+        """Open what was typed or picked on the start screen."""
+        try:
+            reference = parse_target(event.target)
+        except RegtuiError as exc:
+            if isinstance(self.screen, StartScreen):
+                self.screen.show_error(describe_error(exc))
+            return
+        self.push_screen(self._main_screen(reference))
+
+    def action_switch_registry(self) -> None:
+        """Back to the start screen (not while downloads run on this registry)."""
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            if screen.downloads.running_views():
+                self.notify(
+                    "Downloads are running on this registry: cancel them (x) or wait",
+                    severity="warning",
+                )
+                return
+            self.pop_screen()
+            start = self.screen_stack[0] if self.screen_stack else None
+            if isinstance(start, StartScreen):
+                start.set_recent(self._recent())
+                start.show_error("")
+
+    def action_show_help(self) -> None:
+        """Every key, by where it applies."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # Command palette --------------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Keys", "Show every key (?)", self.action_show_help)
+        if isinstance(screen, MainScreen):
+            yield SystemCommand(
+                "Switch registry", "Back to the start screen", self.action_switch_registry
+            )
+            yield SystemCommand(
+                "Downloads: show or hide", "The downloads panel (w)", screen.action_toggle_downloads
+            )
+            yield SystemCommand(
+                "Downloads: cancel newest",
+                "Cancel the newest running download (x)",
+                screen.action_cancel_download,
+            )
+            yield SystemCommand(
+                "Downloads: clear finished",
+                "Remove finished downloads from the panel",
+                screen.downloads.action_clear_finished,
+            )
+            yield SystemCommand(
+                "Tags: sort by date / name",
+                "Toggle the tag order (s)",
+                screen.tag_pane.action_toggle_sort,
+            )
+            yield SystemCommand(
+                "Reload pane",
+                "Load the focused pane again (r)",
+                lambda: _reload_focused(screen),
+            )
+
+
+def _reload_focused(screen: MainScreen) -> None:
+    for pane in screen.panes:
+        if pane.has_focus_within:
+            pane.action_reload()
+            return
+    screen.repo_pane.action_reload()
+
+
+def make_app(
+    target: str | None,
+    *,
+    options: TransportOptions | None = None,
+    download_dir: Path | None = None,
+    client_factory: ClientFactory = connect,
+    jobs: int = DEFAULT_JOBS,
+    recent_path: Path | None = None,
+    clock: Clock | None = None,
+) -> RegtuiApp:
+    """The app for ``target`` (``REGISTRY[/REPO[:TAG|@DIGEST]]``, or None for the start screen).
+
+    ``client_factory(registry, options)`` makes the registry client: tests pass one that
+    points a display name at a loopback port.
+    """
+    return RegtuiApp(
+        target,
+        options=options,
+        download_dir=download_dir,
+        client_factory=client_factory,
+        jobs=jobs,
+        recent_path=recent_path,
+        clock=clock,
+    )

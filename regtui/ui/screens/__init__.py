@@ -1,0 +1,1 @@
+"""The screens of the TUI: start, main (the browser), raw JSON and help."""

@@ -1,0 +1,309 @@
+"""``MainScreen``: the four browser panes and the downloads panel for one registry.
+
+The screen wires the panes together (messages up, calls down): a selection in one pane
+loads the next and moves the focus there. It owns the registry session (client and
+caches) and closes it when it goes away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Header
+
+from regtui import format as fmt
+from regtui.core.client import TransportOptions
+from regtui.core.reference import Reference
+from regtui.ui.session import BrowserSession, ClientFactory, describe_error, download_dir_for
+from regtui.ui.widgets.downloads_panel import Clock, DownloadRequest, DownloadsPanel
+from regtui.ui.widgets.key_bar import KeyBar
+from regtui.ui.widgets.layer_table import LayerTable
+from regtui.ui.widgets.pane import Pane
+from regtui.ui.widgets.platform_list import PlatformList
+from regtui.ui.widgets.repository_list import RepositoryList
+from regtui.ui.widgets.tag_table import TagTable
+
+
+class MainScreen(Screen[None]):
+    """Repositories → tags → platforms → layers, plus downloads."""
+
+    AUTO_FOCUS = None
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (120, "-wide"),
+    ]
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "focus_pane(1)", "Next pane", show=False, id="next-pane"),
+        Binding("shift+tab", "focus_pane(-1)", "Previous pane", show=False, id="previous-pane"),
+        Binding("1", "jump(0)", "Repositories", show=False, id="focus-repositories"),
+        Binding("2", "jump(1)", "Tags", show=False, id="focus-tags"),
+        Binding("3", "jump(2)", "Platforms", show=False, id="focus-platforms"),
+        Binding("4", "jump(3)", "Layers", show=False, id="focus-layers"),
+        Binding(
+            "w",
+            "toggle_downloads",
+            "Downloads",
+            id="toggle-downloads",
+            tooltip="Show or hide the downloads panel",
+        ),
+        Binding(
+            "x",
+            "cancel_download",
+            "Cancel download",
+            show=False,
+            id="cancel-newest-download",
+            tooltip="Cancel the newest running download",
+        ),
+    ]
+
+    def __init__(
+        self,
+        target: Reference,
+        *,
+        client_factory: ClientFactory,
+        options: TransportOptions | None,
+        download_dir: Path,
+        jobs: int,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self.client_factory = client_factory
+        self.options = options
+        self.download_dir = download_dir
+        self.jobs = jobs
+        self.clock = clock
+        self.session: BrowserSession | None = None
+        self._last_pane = 0
+        #: The user went to the platforms pane by drilling (Enter, or a reference given):
+        #: a single-image tag then skips on to its layers.
+        self._drilling = False
+
+    def compose(self) -> Iterable[Any]:
+        yield Header(show_clock=False)
+        with Container(id="panes"):
+            yield RepositoryList()
+            yield TagTable()
+            yield PlatformList()
+            yield LayerTable()
+        panel = DownloadsPanel(jobs=self.jobs, clock=self.clock)
+        panel.display = False
+        yield panel
+        yield KeyBar()
+
+    # Parts ------------------------------------------------------------------------------------
+    @property
+    def repo_pane(self) -> RepositoryList:
+        return self.query_one(RepositoryList)
+
+    @property
+    def tag_pane(self) -> TagTable:
+        return self.query_one(TagTable)
+
+    @property
+    def platform_pane(self) -> PlatformList:
+        return self.query_one(PlatformList)
+
+    @property
+    def layer_pane(self) -> LayerTable:
+        return self.query_one(LayerTable)
+
+    @property
+    def downloads(self) -> DownloadsPanel:
+        return self.query_one(DownloadsPanel)
+
+    @property
+    def panes(self) -> list[Pane[Any]]:
+        """The browser panes in drill-down order."""
+        return [self.repo_pane, self.tag_pane, self.platform_pane, self.layer_pane]
+
+    # Start and stop ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        target = self.target
+        self.sub_title = str(target.registry)
+        self.title = "regtui"
+        try:
+            client = self.client_factory(target.registry, self.options)
+        except Exception as exc:  # a bad CA file, plain HTTP refused...: say so, stay up
+            self.repo_pane.set_status(describe_error(exc), "error")
+            self._focus(self.repo_pane)
+            return
+        session = self.session = BrowserSession(target.registry, client)
+        self.app.call_later(getattr(self.app, "registry_opened", _noop), target.registry)
+        repository = target.repository or None
+        self.repo_pane.load(session, select=repository)
+        if repository is None:
+            self._focus(self.repo_pane)
+            return
+        self.tag_pane.load(session, repository, select=target.tag)
+        if target.tag or target.digest:
+            reference = target.digest or target.tag
+            assert reference is not None
+            self.platform_pane.load(session, repository, reference)
+            self._focus(self.platform_pane)
+        else:
+            self._focus(self.tag_pane)
+
+    async def on_unmount(self) -> None:
+        if self.session is not None:
+            await self.session.aclose()
+
+    # Drilling down ----------------------------------------------------------------------------
+    @on(RepositoryList.RepositorySelected)
+    def _repository_selected(self, event: RepositoryList.RepositorySelected) -> None:
+        if self.session is None:
+            return
+        self.tag_pane.load(self.session, event.repository, select=event.tag)
+        self.platform_pane.reset()
+        self.layer_pane.reset()
+        if event.tag:
+            self.platform_pane.load(self.session, event.repository, event.tag)
+            self._focus(self.platform_pane)
+        else:
+            self._focus(self.tag_pane)
+
+    @on(TagTable.TagSelected)
+    def _tag_selected(self, event: TagTable.TagSelected) -> None:
+        if self.session is None:
+            return
+        self.platform_pane.load(self.session, event.repository, event.tag)
+        self.layer_pane.reset()
+        self._focus(self.platform_pane)
+
+    @on(PlatformList.PlatformSelected)
+    def _platform_selected(self, event: PlatformList.PlatformSelected) -> None:
+        if self.session is None:
+            return
+        row = event.row
+        self.layer_pane.load(
+            self.session, event.repository, event.reference, row.digest, row.platform, event.index
+        )
+        if not event.auto:
+            self._focus(self.layer_pane)
+        elif self._drilling:
+            # A single-image tag the user was drilling into: straight on to its layers,
+            # after the focus move to the platforms pane that may still be pending.
+            self.call_after_refresh(self._focus, self.layer_pane)
+        self._drilling = False
+
+    # Downloads --------------------------------------------------------------------------------
+    @on(PlatformList.DownloadRequested)
+    def _download_platform(self, event: PlatformList.DownloadRequested) -> None:
+        self._start_download(
+            event.repository, event.reference, event.row.digest, event.row.platform, event.index
+        )
+
+    @on(LayerTable.DownloadRequested)
+    def _download_layers(self, event: LayerTable.DownloadRequested) -> None:
+        shown = event.shown
+        self._start_download(
+            shown.repository, shown.reference, shown.fetched.digest, shown.platform, shown.index
+        )
+
+    def _start_download(
+        self, repository: str, reference: str, digest: str, platform: Any, index: Any
+    ) -> None:
+        if self.session is None:
+            return
+        ref = Reference(self.session.registry, repository)
+        ref = ref.with_digest(reference) if ":" in reference else ref.with_tag(reference)
+        request = DownloadRequest(
+            reference=ref,
+            digest=digest,
+            platform=platform,
+            index=index,
+            destination=download_dir_for(self.download_dir, ref),
+        )
+        view = self.downloads.start(request, self.session)
+        if view is not None:
+            what = (
+                f"{repository}:{reference if ':' not in reference else fmt.short_digest(reference)}"
+            )
+            self.notify(f"{what} → {request.destination}", title="Downloading", timeout=3)
+
+    @on(DownloadsPanel.DownloadFinished)
+    def _download_finished(self, event: DownloadsPanel.DownloadFinished) -> None:
+        view = event.view
+        ref = view.request.reference
+        what = f"{ref.repository}:{ref.tag or fmt.short_digest(ref.digest or '')}"
+        if view.state == "done":
+            self.notify(f"{what} → {view.request.destination}", title="Downloaded", timeout=5)
+        elif view.state == "failed":
+            self.notify(
+                f"{what}: {view.error}", title="Download failed", severity="error", timeout=8
+            )
+        else:
+            self.notify(f"{what}: cancelled", title="Download", severity="warning", timeout=3)
+
+    def action_toggle_downloads(self) -> None:
+        """Show or hide the downloads panel."""
+        panel = self.downloads
+        panel.display = not panel.display
+        if not panel.display and panel.has_focus_within:
+            self.panes[self._last_pane].focus_table()
+
+    def action_cancel_download(self) -> None:
+        """Cancel the newest running download."""
+        running = self.downloads.running_views()
+        self.downloads.cancel(running[0] if running else None)
+
+    # Focus ------------------------------------------------------------------------------------
+    def _focus(self, pane: Pane[Any]) -> None:
+        """Focus ``pane``; landing on the platforms pane means the user is drilling down."""
+        self._drilling = pane is self.platform_pane
+        pane.focus_table()
+
+    def _focus_order(self) -> list[Widget]:
+        order: list[Widget] = list(self.panes)
+        if self.downloads.display and self.downloads.views:
+            order.append(self.downloads)
+        return order
+
+    def _current_index(self, order: list[Widget]) -> int | None:
+        for index, widget in enumerate(order):
+            if widget.has_focus_within:
+                return index
+        return None
+
+    def action_focus_pane(self, delta: int) -> None:
+        """Tab / Shift-Tab: the next or previous pane."""
+        order = self._focus_order()
+        current = self._current_index(order)
+        target = order[((current if current is not None else -1) + delta) % len(order)]
+        self._drilling = False
+        target.focus_table()  # type: ignore[attr-defined]
+
+    def action_jump(self, index: int) -> None:
+        """1-4: a pane by number."""
+        self._drilling = False
+        self.panes[index].focus_table()
+
+    @on(Pane.BackRequested)
+    def _back(self, event: Pane.BackRequested) -> None:
+        panes = self.panes
+        if event.pane in panes:
+            index = panes.index(event.pane)
+            if index > 0:
+                self._drilling = False
+                panes[index - 1].focus_table()
+
+    @on(DownloadsPanel.BackRequested)
+    def _back_from_downloads(self) -> None:
+        self.panes[self._last_pane].focus_table()
+
+    def on_descendant_focus(self) -> None:
+        for index, pane in enumerate(self.panes):
+            if pane.has_focus_within:
+                self._last_pane = index
+
+
+def _noop(*_: object) -> None:
+    return None

@@ -1,0 +1,1 @@
+"""The panes and panels of the main screen, one widget per module."""

@@ -1,0 +1,472 @@
+"""``DownloadsPanel``: pulls running in the background, one row per blob.
+
+Each download is a :class:`DownloadView`: a header (what, where, state), one line per blob
+with a ``ProgressBar``, bytes, speed and state (waiting, downloading, verifying, done,
+already present, retrying, failed), and a total line with the ETA. Pull events only update
+the model (:class:`regtui.progress.TransferStats`); the widgets are redrawn by a 10 Hz
+timer, so a burst of events never costs more than one redraw and rendering never slows a
+transfer. Finished, failed and cancelled downloads stay listed with their result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import ProgressBar, Static
+from textual.worker import Worker, WorkerState
+
+from regtui import format as fmt
+from regtui.core.client import FetchedManifest
+from regtui.core.manifest import Platform
+from regtui.core.pull import (
+    BlobDone,
+    BlobFailed,
+    BlobProgress,
+    BlobRetrying,
+    BlobStarted,
+    Puller,
+    PullEvent,
+    PullFinished,
+    PullPlanned,
+    PullResult,
+)
+from regtui.core.reference import Reference
+from regtui.progress import BlobRow, TransferStats
+from regtui.ui.session import BrowserSession, describe_error, platform_text
+
+Clock = Callable[[], float]
+
+#: Redraws per second of running downloads (the bars move smoothly at 5; every redraw
+#: takes the GIL from the transfer threads, see bench/tui_responsiveness.py).
+REFRESH_HZ = 5
+
+STATE_WORDS = {
+    "waiting": "waiting",
+    "downloading": "downloading",
+    "verifying": "verifying",
+    "done": "done",
+    "present": "already present",
+    "retrying": "retrying",
+    "failed": "failed",
+}
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    """What to pull and where: the image manifest exactly as browsed."""
+
+    reference: Reference
+    digest: str
+    platform: Platform | None
+    index: FetchedManifest | None
+    destination: Path
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity of a download (same image into the same place)."""
+        return (str(self.reference), self.digest, str(self.destination))
+
+
+class BlobLine(Horizontal):
+    """One blob (or the total): label, bar, bytes, speed, state."""
+
+    def __init__(self, label: str, *, classes: str = "blob-line") -> None:
+        super().__init__(classes=classes)
+        self._label = label
+        self._shown: tuple[int, int, str, str, str] | None = None
+
+    def compose(self) -> Iterable[Any]:
+        yield Static(self._label, classes="blob-label", markup=False)
+        yield ProgressBar(total=1, show_eta=False, show_percentage=True, classes="blob-bar")
+        yield Static("", classes="blob-bytes", markup=False)
+        yield Static("", classes="blob-speed", markup=False)
+        yield Static("", classes="blob-state", markup=False)
+
+    def show(self, done: int, total: int, speed: str, state: str, state_class: str) -> None:
+        """Set every column (nothing happens when nothing changed: finished rows cost 0)."""
+        shown = (done, total, speed, state, state_class)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        # Every column has a fixed size: no update here needs a new layout.
+        self.query_one(ProgressBar).update(total=max(total, 1), progress=min(done, max(total, 1)))
+        amount = f"{fmt.size(done)} / {fmt.size(total)}"
+        self.query_one(".blob-bytes", Static).update(amount, layout=False)
+        self.query_one(".blob-speed", Static).update(speed, layout=False)
+        state_widget = self.query_one(".blob-state", Static)
+        state_widget.update(state, layout=False)
+        for name in STATE_WORDS:
+            state_widget.set_class(name == state_class, f"-{name}")
+
+
+class DownloadView(Vertical, can_focus=True):
+    """One pull: header, blob lines, total line."""
+
+    def __init__(self, request: DownloadRequest, *, clock: Clock) -> None:
+        super().__init__(classes="download")
+        self.request = request
+        self.clock = clock
+        self.stats = TransferStats()
+        self.notes: dict[str, str] = {}
+        self.state = "resolving"
+        self.result: PullResult | None = None
+        self.error: str | None = None
+        self.platform = platform_text(request.platform)
+        self.worker: Worker[Any] | None = None
+        self._samples: dict[str, deque[tuple[float, int]]] = {}
+        self._dirty = True
+        self._planned = False
+
+    def compose(self) -> Iterable[Any]:
+        yield Static("", classes="download-header")
+        yield Vertical(classes="download-blobs")
+        yield BlobLine("total", classes="blob-line download-total")
+
+    def on_mount(self) -> None:
+        self.render_progress()
+
+    @property
+    def running(self) -> bool:
+        """Still resolving or transferring."""
+        return self.state in ("resolving", "downloading")
+
+    # Events (on the event loop, from the pull engine) ---------------------------------------
+    def handle_event(self, event: PullEvent) -> None:
+        """Update the model; the panel's timer redraws."""
+        now = self.clock()
+        if isinstance(event, PullPlanned):
+            self.stats.plan(event)
+            self.stats.started = now
+            self.state = "downloading"
+            if event.platform and event.platform != "-":
+                self.platform = event.platform
+            self._planned = False
+        elif isinstance(event, PullFinished):
+            self.result = event.result
+        else:
+            row = self.stats.apply(event)
+            if row is not None:
+                if isinstance(event, BlobStarted | BlobProgress | BlobDone):
+                    self.notes.pop(row.digest, None)
+                    self._samples.setdefault(row.digest, deque(maxlen=30)).append((now, row.done))
+                elif isinstance(event, BlobRetrying):
+                    self.notes[row.digest] = (
+                        f"retrying in {fmt.duration(event.delay)}: {fmt.one_line(event.reason)}"
+                    )
+                elif isinstance(event, BlobFailed):
+                    self.notes[row.digest] = fmt.one_line(event.reason)
+        self._dirty = True
+
+    def finished(self, result: PullResult) -> None:
+        """The pull completed."""
+        self.result = result
+        self.state = "done"
+        self._dirty = True
+        self.render_progress()
+
+    def failed(self, message: str) -> None:
+        """The pull stopped with an error."""
+        self.state = "failed"
+        self.error = message
+        self._dirty = True
+        self.render_progress()
+
+    def cancelled(self) -> None:
+        """The user cancelled the pull."""
+        self.state = "cancelled"
+        self._dirty = True
+        self.render_progress()
+
+    # Drawing ----------------------------------------------------------------------------------
+    def _blob_speed(self, row: BlobRow, now: float) -> float:
+        samples = self._samples.get(row.digest)
+        if not samples or row.state != "downloading":
+            return 0.0
+        while len(samples) > 2 and now - samples[0][0] > 3.0:
+            samples.popleft()
+        t0, b0 = samples[0]
+        span = now - t0
+        return (row.done - b0) / span if span > 0.2 else 0.0
+
+    def render_progress(self, force: bool = False) -> None:
+        """Redraw from the model if anything changed."""
+        if not (self._dirty or force) or not self.is_mounted:
+            return
+        self._dirty = False
+        now = self.clock()
+        blobs = self.query_one(".download-blobs", Vertical)
+        if not self._planned and self.stats.rows:
+            blobs.remove_children()
+            blobs.mount_all(
+                BlobLine(f"{row.kind:<6} {row.digest.split(':', 1)[-1][:12]}")
+                for row in self.stats.rows.values()
+            )
+            self._planned = True
+            self.call_after_refresh(self.render_progress, True)
+            self._update_header()
+            return
+        lines = list(blobs.query(BlobLine))
+        for line, row in zip(lines, self.stats.rows.values(), strict=False):
+            speed = self._blob_speed(row, now)
+            note = self.notes.get(row.digest)
+            state = note or STATE_WORDS.get(row.state, row.state)
+            line.show(row.done, row.size, fmt.rate(speed) if speed else "", state, row.state)
+        self._render_total(now)
+        self._update_header()
+
+    def _render_total(self, now: float) -> None:
+        total_line = self.query_one(".download-total", BlobLine)
+        stats = self.stats
+        if not stats.rows:
+            total_line.show(0, 0, "", "resolving…" if self.running else "", "waiting")
+            return
+        if self.state == "downloading":
+            speed = stats.speed(now)
+            eta = stats.eta(speed)
+            eta_text = f"ETA {fmt.duration(eta)}" if eta is not None else "ETA --"
+            total_line.show(stats.done, stats.total, fmt.rate(speed) if speed else "", eta_text, "")
+        elif self.state == "done" and self.result is not None:
+            result = self.result
+            total_line.show(
+                stats.total,
+                stats.total,
+                fmt.rate(result.rate) if result.rate else "",
+                "done",
+                "done",
+            )
+        else:
+            total_line.show(stats.done, stats.total, "", self.state, "failed")
+
+    def _update_header(self) -> None:
+        header = self.query_one(".download-header", Static)
+        request = self.request
+        text = Text()
+        text.append(f"{request.reference.repository}:{_ref_label(request.reference)}", "bold")
+        if self.platform:
+            text.append(f"  {self.platform}")
+        text.append(f"  → {request.destination}", "dim")
+        text.append("  ")
+        if self.state == "done" and self.result is not None:
+            r = self.result
+            text.append(
+                f"done: {r.blobs_downloaded} downloaded, {r.blobs_skipped} already present, "
+                f"{fmt.size(r.bytes_fetched)} in {r.seconds:.1f}s",
+                "bold",
+            )
+        elif self.state == "failed":
+            text.append(f"failed: {self.error}", "bold")
+        elif self.state == "cancelled":
+            text.append("cancelled (verified blobs kept; download again to resume)", "italic")
+        elif self.state == "resolving":
+            text.append("resolving…", "italic")
+        else:
+            finished = sum(1 for r in self.stats.rows.values() if r.state in ("done", "present"))
+            text.append(f"downloading, {finished}/{len(self.stats.rows)} blobs")
+        header.update(text, layout=False)
+        # The state class goes on the header only: restyling one line, not the whole view.
+        for name in ("resolving", "downloading", "done", "failed", "cancelled"):
+            header.set_class(self.state == name, f"-{name}")
+
+
+def _ref_label(ref: Reference) -> str:
+    if ref.tag:
+        return ref.tag
+    return fmt.short_digest(ref.digest or "")
+
+
+class DownloadsPanel(Vertical):
+    """The downloads panel under the browser panes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "cancel", "Cancel", id="cancel-download", tooltip="Cancel this download"),
+        Binding(
+            "delete",
+            "clear_finished",
+            "Clear finished",
+            id="clear-downloads",
+            tooltip="Remove finished, failed and cancelled downloads from the list",
+        ),
+        Binding("down,j", "focus_download(1)", "Next", show=False, id="next-download"),
+        Binding("up,k", "focus_download(-1)", "Previous", show=False, id="previous-download"),
+        Binding("escape", "back", "Back", id="downloads-back"),
+    ]
+
+    class BackRequested(Message):
+        """Escape in the panel: focus returns to the browser panes."""
+
+    class DownloadFinished(Message):
+        """A download ended (done, failed or cancelled)."""
+
+        def __init__(self, view: DownloadView) -> None:
+            super().__init__()
+            self.view = view
+
+    def __init__(self, *, id: str = "downloads", jobs: int = 4, clock: Clock | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, classes="pane")
+        self.jobs = jobs
+        self.clock: Clock = clock or time.monotonic
+        self.border_title = "Downloads"
+        self._timer: Timer | None = None
+        self._views: dict[str, DownloadView] = {}
+
+    def compose(self) -> Iterable[Any]:
+        yield Static("No downloads yet: press d on a platform", classes="downloads-empty")
+        yield VerticalScroll(id="download-list", can_focus=False)
+
+    @property
+    def views(self) -> list[DownloadView]:
+        """Downloads, newest first."""
+        return list(self.query(DownloadView))
+
+    def running_views(self) -> list[DownloadView]:
+        """Downloads still in progress."""
+        return [v for v in self.views if v.running]
+
+    # Starting ---------------------------------------------------------------------------------
+    def add_view(self, request: DownloadRequest) -> DownloadView:
+        """Add a row for ``request`` (newest first) and show the panel."""
+        view = DownloadView(request, clock=self.clock)
+        listing = self.query_one("#download-list", VerticalScroll)
+        children = list(listing.children)
+        if children:
+            listing.mount(view, before=children[0])
+        else:
+            listing.mount(view)
+        self.query_one(".downloads-empty").display = False
+        self.display = True
+        self._update_counts()
+        return view
+
+    def start(self, request: DownloadRequest, session: BrowserSession) -> DownloadView | None:
+        """Pull ``request`` in the background; None when that exact pull is already running."""
+        for view in self.running_views():
+            if view.request.key == request.key:
+                self.notify("Already downloading this image", severity="warning")
+                return None
+        view = self.add_view(request)
+        worker = self.run_worker(
+            self._pull(view, request, session),
+            name=str(id(view)),
+            group="downloads",
+            exclusive=False,
+            exit_on_error=False,
+        )
+        view.worker = worker
+        self._views[worker.name] = view
+        self._ensure_timer()
+        return view
+
+    async def _pull(
+        self, view: DownloadView, request: DownloadRequest, session: BrowserSession
+    ) -> PullResult:
+        resolved = await session.resolve_for_download(
+            request.reference, request.digest, request.platform, request.index
+        )
+        puller = Puller(session.client, jobs=self.jobs, on_event=view.handle_event)
+        return await puller.pull(
+            request.reference, request.destination, platform=request.platform, resolved=resolved
+        )
+
+    def _ensure_timer(self) -> None:
+        if self._timer is None:
+            self._timer = self.set_interval(1 / REFRESH_HZ, self._tick)
+        else:
+            self._timer.resume()
+
+    def _tick(self) -> None:
+        views = self.views
+        for view in views:
+            view.render_progress()
+        if not any(v.running for v in views) and self._timer is not None:
+            self._timer.pause()
+
+    # The one place download workers end -------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        view = self._views.get(event.worker.name)
+        if view is None:
+            return
+        worker = event.worker
+        if event.state == WorkerState.SUCCESS and isinstance(worker.result, PullResult):
+            view.finished(worker.result)
+        elif event.state == WorkerState.ERROR:
+            view.failed(describe_error(worker.error) if worker.error else "failed")
+        elif event.state == WorkerState.CANCELLED:
+            view.cancelled()
+        else:
+            return
+        del self._views[worker.name]
+        self._update_counts()
+        self.post_message(self.DownloadFinished(view))
+
+    def _update_counts(self) -> None:
+        views = self.views
+        running = sum(1 for v in views if v.running)
+        parts = []
+        if running:
+            parts.append(f"{running} running")
+        if len(views) > running:
+            parts.append(f"{len(views) - running} finished")
+        self.border_subtitle = " · ".join(parts)
+
+    # Actions ----------------------------------------------------------------------------------
+    def _focused_view(self) -> DownloadView | None:
+        focused = self.screen.focused
+        return focused if isinstance(focused, DownloadView) else None
+
+    def action_cancel(self) -> None:
+        """Cancel the focused download (or the newest running one)."""
+        view = self._focused_view()
+        if view is None or not view.running:
+            running = self.running_views()
+            view = running[0] if running else None
+        self.cancel(view)
+
+    def cancel(self, view: DownloadView | None) -> bool:
+        """Cancel ``view``'s pull; False when there was nothing to cancel."""
+        if view is None or not view.running or view.worker is None:
+            self.notify("No running download to cancel", severity="warning", timeout=3)
+            return False
+        view.worker.cancel()
+        return True
+
+    def action_clear_finished(self) -> None:
+        """Forget downloads that are over."""
+        for view in self.views:
+            if not view.running:
+                view.remove()
+        self.call_after_refresh(self._after_clear)
+
+    def _after_clear(self) -> None:
+        if not self.views:
+            self.query_one(".downloads-empty").display = True
+        self._update_counts()
+
+    def action_focus_download(self, delta: int) -> None:
+        """Move between downloads."""
+        views = self.views
+        if not views:
+            return
+        current = self._focused_view()
+        index = views.index(current) if current in views else -1
+        views[max(0, min(len(views) - 1, index + delta))].focus()
+
+    def action_back(self) -> None:
+        self.post_message(self.BackRequested())
+
+    def focus_table(self) -> None:
+        """Focus the first download (the panel's equivalent of a pane's list)."""
+        views = self.views
+        if views:
+            views[0].focus()
+        else:
+            self.focus()
