@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from regtui import __version__, locations
+from regtui import __version__
 from regtui import format as fmt
 from regtui.core.client import (
     FetchedManifest,
@@ -474,9 +474,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``regtui demo``: sample images on an embedded loopback registry, then the TUI."""
-    from regtui.demo import GENERATOR_VERSION, DemoRegistry, ensure_demo_store, serve_forever_cli
+    from regtui.demo import DemoRegistry, default_cache_dir, ensure_demo_store, serve_forever_cli
 
-    cache = locations.cache_dir() / f"demo-v{GENERATOR_VERSION}"
+    cache = default_cache_dir()
     if args.serve:
         return serve_forever_cli(
             port=args.port,

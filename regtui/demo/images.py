@@ -110,9 +110,9 @@ def is_digest(value: str) -> bool:
 
 def default_cache_dir() -> Path:
     """Where ``ensure_demo_store`` keeps the store when no directory is given."""
-    import platformdirs  # imported lazily: only the default path needs it
+    from regtui import locations  # platformdirs, and the REGTUI_CACHE_DIR override
 
-    return platformdirs.user_cache_path("regtui", appauthor=False) / f"demo-v{GENERATOR_VERSION}"
+    return locations.cache_dir() / f"demo-v{GENERATOR_VERSION}"
 
 
 # --------------------------------------------------------------------------------------
