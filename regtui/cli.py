@@ -28,7 +28,7 @@ from regtui.core.client import (
     connect,
 )
 from regtui.core.credentials import Credential, explicit_credential
-from regtui.core.errors import ManifestError, RegtuiError, UsageError
+from regtui.core.errors import ManifestError, RegtuiError, UsageError, printable
 from regtui.core.manifest import (
     ArtifactManifest,
     ImageIndex,
@@ -299,12 +299,12 @@ async def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
                 raise ManifestError(
                     f"{ref} has no {wanted} entry (available: {available or 'none'})"
                 )
-            fetched = await client.get_manifest(ref.repository, entry.descriptor.digest)
+            fetched = await client.get_manifest(ref.repository, entry.descriptor.checked_digest())
             manifest = fetched.manifest
         if args.raw:
             _write_bytes(out, fetched.raw)
             return 0
-        config = None
+        config, config_problem = None, None
         if isinstance(manifest, ImageManifest) and manifest.is_image:
             config_raw = await client.get_blob(ref.repository, manifest.config)
             if args.config:
@@ -312,11 +312,12 @@ async def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
                 return 0
             try:
                 config = parse_config(config_raw)
-            except ManifestError:
-                config = None
+            except ManifestError as exc:
+                config_problem = f"{exc}: platform and history not shown"
         elif args.config:
             raise UsageError(f"{ref} has no image config (it is not an image manifest)")
-    out.write(format_inspect(ref, fetched, config))
+    # Everything in the report came from the registry: no control characters reach the terminal.
+    out.write(printable(format_inspect(ref, fetched, config, config_problem)))
     return 0
 
 
@@ -346,7 +347,9 @@ def _size(n: int) -> str:
     return fmt.size(n)
 
 
-def format_inspect(ref: Reference, fetched: FetchedManifest, config: Any = None) -> str:
+def format_inspect(
+    ref: Reference, fetched: FetchedManifest, config: Any = None, config_problem: str | None = None
+) -> str:
     """The human-readable ``inspect`` report for an index or a manifest."""
     manifest = fetched.manifest
     head = [
@@ -385,7 +388,7 @@ def format_inspect(ref: Reference, fetched: FetchedManifest, config: Any = None)
         head.append(("Layers", str(len(manifest.layers))))
         if manifest.subject is not None:
             head.append(("Subject", manifest.subject.digest))
-        for problem in manifest.problems:
+        for problem in (*manifest.problems, *([config_problem] if config_problem else [])):
             head.append(("Warning", problem))
         lines.append(_kv(head))
         rows = [["#", "DIGEST", "SIZE", "MEDIA TYPE", "CREATED BY"]]
@@ -458,6 +461,13 @@ def cmd_tui(args: argparse.Namespace) -> int:
     """``regtui [REGISTRY[/REPO[:TAG|@DIGEST]]]``: the interactive app."""
     from regtui import ui  # Textual is imported only for the TUI
 
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        # Not interactive (a script, a pipe, CI): a TUI would wait forever.
+        build_parser().print_usage(sys.stderr)
+        raise UsageError(
+            "the TUI needs a terminal; in scripts use 'regtui ls', 'regtui inspect' or "
+            "'regtui pull' (see 'regtui --help')"
+        )
     if args.target:
         parse_reference(args.target, default_tag=None, require_repository=False)
     if not 1 <= args.jobs <= 64:
@@ -509,9 +519,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``regtui`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     # No subcommand means the TUI: `regtui`, `regtui HOST/REPO`, `regtui --insecure HOST`.
-    if not args_list or (
-        args_list[0] not in SUBCOMMANDS and args_list[0] not in ("-h", "--help", "--version")
-    ):
+    first = args_list[0] if args_list else ""
+    if first not in SUBCOMMANDS and first not in ("-h", "--help", "--version"):
+        if first and not first.startswith("-") and not _looks_like_target(first):
+            # A bare word is more likely a mistyped command than Docker Hub's library/<word>.
+            return _fail(
+                f"unknown command {first!r} (commands: {', '.join(SUBCOMMANDS)}; to browse "
+                f"Docker Hub's library/{first}, run 'regtui docker.io/{first}')",
+                EXIT_USAGE,
+            )
         args_list = ["tui", *args_list]
     parser = build_parser()
     args = parser.parse_args(args_list)
@@ -535,8 +551,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"internal error: {type(exc).__name__}: {exc} (REGTUI_DEBUG=1 for details)", 1)
 
 
+def _looks_like_target(word: str) -> bool:
+    return any(c in word for c in "./:@") or word == "localhost"
+
+
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"regtui: error: {' '.join(message.split())}\n")
+    sys.stderr.write(f"regtui: error: {' '.join(printable(message).split())}\n")
     return code
 
 

@@ -77,7 +77,7 @@ def test_version() -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     result = run_cli("frobnicate")
     assert result.returncode == 2
-    assert "invalid choice: 'frobnicate'" in assert_one_error_line(result.stderr)
+    assert "unknown command 'frobnicate'" in assert_one_error_line(result.stderr)
     assert result.stdout == ""
 
 
@@ -152,12 +152,15 @@ def test_usage_errors_exit_2_before_any_network(
     assert out == ""
 
 
-def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_command_without_a_terminal_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `regtui` alone opens the TUI; without a terminal it must say so, not hang.
     code, out, err = _main(capsys)
     assert code == 2
     assert out == ""
     assert "usage: regtui" in err
-    assert "ls" in err and "inspect" in err
+    assert "the TUI needs a terminal" in err and "regtui ls" in err
 
 
 @pytest.mark.parametrize("argv", [["ls", CLOSED_PORT], ["inspect", f"{CLOSED_PORT}/app:1"]])

@@ -121,3 +121,15 @@ def static_text(widget: Any) -> str:
     console = Console(width=300, file=io.StringIO(), record=True, color_system=None)
     console.print(content)
     return console.export_text()
+
+
+def screen_text(app: RegtuiApp) -> str:
+    """Everything the terminal shows right now, as plain text (modals included)."""
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), record=True, color_system=None
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()

@@ -120,20 +120,23 @@ class AuthInfo:
     warnings: list[str] = field(default_factory=list)
 
 
-def _granted_from_jwt(token: str) -> tuple[str, ...]:
-    """Read the ``access`` claim of a JWT (informational only, never trusted)."""
+def _granted_from_jwt(token: str) -> tuple[str, ...] | None:
+    """The ``access`` claim of a JWT as scopes (informational only, never trusted).
+
+    None when the token is opaque (not a JWT): then nobody can tell what it grants.
+    """
     parts = token.split(".")
     if len(parts) != 3:
-        return ()
+        return None
     try:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
         return tuple(
             f"{a.get('type')}:{a.get('name')}:{','.join(a.get('actions') or [])}"
             for a in payload.get("access") or []
-            if isinstance(a, dict)
+            if isinstance(a, dict) and a.get("actions")
         )
     except (ValueError, TypeError, AttributeError):
-        return ()
+        return None
 
 
 def _is_private_host(host: str) -> bool:
@@ -313,11 +316,13 @@ class RegistryAuth(httpx.Auth):
         # Refresh a little early so a request never leaves with a token about to lapse.
         margin = min(10.0, expires_in / 4)
         granted = _granted_from_jwt(value)
-        token = _Token(value, time.monotonic() + expires_in - margin, scopes, granted)
+        token = _Token(value, time.monotonic() + expires_in - margin, scopes, granted or ())
         with self._lock:
             self._tokens[scopes] = token
             self.info.scheme = "bearer"
-            self.info.granted = sorted(set(self.info.granted) | set(granted or scopes))
+            if granted is None:  # an opaque token: show what was asked for, marked as such
+                granted = tuple(f"{scope} (requested)" for scope in scopes)
+            self.info.granted = sorted(set(self.info.granted) | set(granted))
         return token
 
     def _note_challenge(self, challenge: Challenge) -> None:

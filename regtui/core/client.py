@@ -40,6 +40,7 @@ from regtui.core.errors import (
     RegistryErrorDetail,
     RegtuiError,
     TLSError,
+    printable,
     registry_error_class,
 )
 from regtui.core.manifest import (
@@ -217,7 +218,7 @@ def parse_error_body(
             if isinstance(item, dict):
                 details.append(
                     RegistryErrorDetail(
-                        code=str(item.get("code") or ""),
+                        code=_one_line(str(item.get("code") or ""))[:60],
                         message=_one_line(str(item.get("message") or ""))[:200],
                         detail=item.get("detail"),
                     )
@@ -280,7 +281,7 @@ def read_error_body(response: httpx.Response) -> bytes:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(printable(text).split())
 
 
 def describe_transport_error(exc: httpx.TransportError, host: str) -> RegtuiError:
@@ -711,8 +712,16 @@ class RegistryClient:
     ) -> FetchedManifest:
         """GET a manifest by tag or digest; by digest, the received bytes are verified."""
         validate_repository(repository)
+        if ":" in reference:
+            validate_digest(reference)  # before it goes anywhere near a URL
         url = await self.url(f"/v2/{repository}/manifests/{reference}")
         raw, response = await self._get_document(url, headers={"Accept": accept}, what="manifest")
+        ctype = normalize_content_type(response.headers.get("content-type")) or ""
+        if "html" in ctype or raw.lstrip()[:1] == b"<":
+            raise ProtocolError(
+                f"{self.registry.host} answered an HTML page, not a manifest, "
+                f"at {_safe_url(response.request.url)}"
+            )
         content_type = response.headers.get("content-type")
         manifest = parse_manifest(raw, content_type)
         media_type = getattr(manifest, "media_type", None)
@@ -772,17 +781,30 @@ class RegistryClient:
             raise ManifestError(
                 f"blob {_short(digest)} is {descriptor.size} bytes, over the {max_size} byte limit"
             )
-        async with self.stream_blob(repository, digest) as response:
-            data = await _read_capped(
-                response, descriptor.size, what=f"blob {_short(digest)}", exact=True
-            )
-        actual = compute_digest(data, digest.split(":", 1)[0])
-        if len(data) != descriptor.size or actual != digest:
-            raise DigestError(
-                f"blob {_short(digest)} failed verification "
-                f"(got {len(data)} bytes, {_short(actual)})"
-            )
-        return data
+        policy = self.retry
+        mismatches = 0
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                async with self.stream_blob(repository, digest) as response:
+                    data = await _read_capped(
+                        response, descriptor.size, what=f"blob {_short(digest)}", exact=True
+                    )
+            except NetworkError as exc:
+                # A body cut off mid-way: try again, as for manifests and layers.
+                if attempt == policy.attempts:
+                    raise NetworkError(f"blob {_short(digest)}: {exc}") from None
+                await asyncio.sleep(policy.delay(attempt, None))
+                continue
+            actual = compute_digest(data, digest.split(":", 1)[0])
+            if len(data) == descriptor.size and actual == digest:
+                return data
+            mismatches += 1
+            if mismatches > 1:  # corrupt twice: the registry, not the network
+                raise DigestError(
+                    f"blob {_short(digest)} failed verification twice "
+                    f"(got {len(data)} bytes, {_short(actual)})"
+                )
+        raise NetworkError(f"blob {_short(digest)}: gave up after {policy.attempts} attempts")
 
     @asynccontextmanager
     async def stream_blob(

@@ -7,8 +7,18 @@ contains a credential or a token.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+# C0/C1 controls (ESC starts terminal escape sequences) and bidi overrides that can make
+# text read differently from what it is.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters, so a registry cannot drive the terminal."""
+    return _UNPRINTABLE.sub("", text)
 
 
 class RegtuiError(Exception):

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from regtui.core.errors import InvalidPlatformError, ManifestError
+from regtui.core.errors import InvalidPlatformError, InvalidReferenceError, ManifestError
+from regtui.core.reference import validate_digest
 
 # Media types ------------------------------------------------------------------------------
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -152,6 +153,16 @@ class Descriptor:
     urls: tuple[str, ...] = ()
     artifact_type: str | None = None
     data: str | None = None
+
+    def checked_digest(self) -> str:
+        """The digest, if regtui can verify it (safe in a URL or file name).
+
+        Raises :class:`ManifestError`: a bad digest here is the document's fault.
+        """
+        try:
+            return validate_digest(self.digest)
+        except InvalidReferenceError as exc:
+            raise ManifestError(f"the document names an unusable digest: {exc}") from None
 
     @property
     def reference_type(self) -> str | None:

@@ -72,9 +72,9 @@ from regtui.core.transport import READINTO_EXTENSION
 DEFAULT_JOBS = 4
 #: On a converted (Docker → OCI) manifest's index.json entry: the registry's digest.
 SOURCE_DIGEST_ANNOTATION = "io.regtui.source.digest"
-#: Bytes per socket read: large enough that per-read Python overhead is negligible,
-#: small enough that progress moves smoothly on slow links.
-READ_SIZE = 256 * 1024
+#: Largest single socket read: reads return what has arrived (at most one recv), so
+#: this bounds per-read work without delaying progress on slow links.
+READ_SIZE = 1024 * 1024
 
 
 # Events ---------------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ async def resolve_image(
             if entry is None:
                 available = ", ".join(str(e.platform) for e in manifest.entries() if e.platform)
                 raise PullError(f"{ref} has no {wanted} image (available: {available or 'none'})")
-            digest = entry.descriptor.digest
+            digest = entry.descriptor.checked_digest()
             if digest in seen:
                 raise ManifestError(f"{ref}: the index refers to itself ({digest[:19]}…)")
             seen.add(digest)
@@ -685,9 +685,7 @@ class _BlobDownload:
         except httpx.TransportError as exc:
             if self.ctx.cancel.is_set():
                 raise _Cancelled() from None
-            raise _Retry(
-                str(describe_transport_error(exc, self.puller.client.registry.host))
-            ) from None
+            raise _Retry(str(describe_transport_error(exc, _host_of(exc, self.puller)))) from None
         finally:
             self.job.stream = None
 
@@ -751,6 +749,14 @@ def _content_range_ok(value: str | None, offset: int, size: int) -> bool:
         return total in ("*", "") or int(total) == size
     except ValueError:
         return False
+
+
+def _host_of(exc: httpx.TransportError, puller: Puller) -> str:
+    """The host a transfer error came from (storage after a redirect, or the registry)."""
+    try:
+        return exc.request.url.netloc.decode("ascii")
+    except RuntimeError:  # no request attached
+        return puller.client.registry.host
 
 
 def _abort(stream: object | None) -> None:

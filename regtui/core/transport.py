@@ -75,9 +75,27 @@ class RawResponseStream(httpx.SyncByteStream):
         self._lock = threading.Lock()
 
     def readinto(self, buffer: memoryview | bytearray) -> int:
-        """Read up to ``len(buffer)`` body bytes into ``buffer``; 0 at the end."""
+        """Read what has arrived, up to ``len(buffer)`` body bytes; 0 at the end.
+
+        At most one socket read (``readinto1``), so a slow link still reports progress
+        often and a stall loses nothing already received. http.client's own
+        ``readinto`` would wait to fill the whole buffer.
+        """
+        response = self._response
         try:
-            return self._response.readinto(buffer)
+            if response.chunked or response.length is None or response.fp is None:
+                return response.readinto(buffer)
+            want = min(len(buffer), response.length)
+            if want == 0:
+                response.close()  # body complete: the connection may be reused
+                return 0
+            got = response.fp.readinto1(memoryview(buffer)[:want])
+            if not got:
+                raise http.client.IncompleteRead(b"", response.length)
+            response.length -= got
+            if response.length == 0:
+                response.close()
+            return got
         except Exception as exc:
             raise _map_error(exc, self._url, reading=True) from exc
 

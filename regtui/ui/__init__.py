@@ -28,14 +28,23 @@ def run(
     """Run the TUI until the user quits; the exit status for the CLI (0, or 1 on a crash).
 
     ``credential`` (from ``--username``) is used for the registry the app opens with;
-    other registries use the credentials found in the user's files.
+    other registries use the credentials found in the user's files. What the user types
+    in the login prompt (a 401 without credentials) replaces both, in memory only.
     """
     factory: ClientFactory = connect
-    if credential is not None:
+    cli_credential = credential
+    if cli_credential is not None:
         first = parse_target(target).registry.host if target else None
 
-        def factory(registry: Registry, opts: TransportOptions | None = None) -> RegistryClient:
-            given = credential if registry.host == first else None
+        def factory(
+            registry: Registry,
+            opts: TransportOptions | None = None,
+            /,
+            *,
+            credential: Credential | None = None,
+        ) -> RegistryClient:
+            # A login typed in the prompt wins; else --username for the first registry.
+            given = credential or (cli_credential if registry.host == first else None)
             return connect(registry, opts, credential=given)
 
     app = make_app(

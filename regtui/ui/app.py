@@ -156,6 +156,11 @@ class RegtuiApp(App[int]):
                 "Switch registry", "Back to the start screen", self.action_switch_registry
             )
             yield SystemCommand(
+                "Registry info",
+                "Scheme, API version, credential source, auth scheme, granted scopes (i)",
+                screen.action_show_info,
+            )
+            yield SystemCommand(
                 "Downloads: show or hide", "The downloads panel (w)", screen.action_toggle_downloads
             )
             yield SystemCommand(
@@ -183,9 +188,9 @@ class RegtuiApp(App[int]):
 def _reload_focused(screen: MainScreen) -> None:
     for pane in screen.panes:
         if pane.has_focus_within:
-            pane.action_reload()
+            pane.action_reload_pane()
             return
-    screen.repo_pane.action_reload()
+    screen.repo_pane.action_reload_pane()
 
 
 def make_app(

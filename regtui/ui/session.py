@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
-from regtui.core.client import FetchedManifest, RegistryClient, TransportOptions
-from regtui.core.errors import ManifestError, RegtuiError
+from regtui.core.auth import AuthInfo, RegistryAuth
+from regtui.core.client import FetchedManifest, PingResult, RegistryClient, TransportOptions
+from regtui.core.credentials import Credential
+from regtui.core.errors import AuthenticationError, ManifestError, RegtuiError
 from regtui.core.manifest import (
     ArtifactManifest,
     Descriptor,
@@ -33,8 +35,23 @@ from regtui.core.manifest import (
 from regtui.core.pull import PullError, ResolvedImage, default_ref_name
 from regtui.core.reference import Reference, Registry, is_digest
 
-#: Builds a client for a registry (``regtui.core.client.connect`` or a test double).
-ClientFactory = Callable[[Registry, TransportOptions | None], RegistryClient]
+
+class ClientFactory(Protocol):
+    """Builds a client for a registry (``regtui.core.client.connect`` or a test double).
+
+    ``credential`` is what the user typed in the login prompt; without it the factory
+    looks for the user's own credentials (or goes anonymous).
+    """
+
+    def __call__(
+        self,
+        registry: Registry,
+        options: TransportOptions | None,
+        /,
+        *,
+        credential: Credential | None = None,
+    ) -> RegistryClient: ...
+
 
 #: How many lazy tag look-ups run at once.
 DETAIL_CONCURRENCY = 6
@@ -173,6 +190,9 @@ class BrowserSession:
         self.registry = registry
         self.client = client
         self.host = host_platform()
+        #: Clients replaced by a login: downloads may still use them, so they are closed
+        #: with the session.
+        self._retired: list[RegistryClient] = []
         self._manifests: dict[str, FetchedManifest] = {}
         self._configs: dict[str, tuple[bytes, ImageConfig | None]] = {}
         self._summaries: dict[str, ImageSummary] = {}
@@ -181,8 +201,17 @@ class BrowserSession:
         self._detail_slots: asyncio.Semaphore | None = None
 
     async def aclose(self) -> None:
-        """Close the client's connections."""
-        await self.client.aclose()
+        """Close the client's connections (and those of clients it replaced)."""
+        clients, self._retired = [self.client, *self._retired], []
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    def replace_client(self, client: RegistryClient) -> None:
+        """Use ``client`` from now on (after a login); the caches stay valid."""
+        if client is not self.client:
+            self._retired.append(self.client)
+            self.client = client
 
     def reference(self, repository: str, tag: str | None = None) -> Reference:
         """A reference in this registry."""
@@ -342,6 +371,120 @@ class BrowserSession:
 def ref_name_for(ref: Reference) -> str:
     """The name recorded in the layout's ``index.json``."""
     return default_ref_name(ref)
+
+
+# Logging in --------------------------------------------------------------------------------------
+class LoginRefusedError(RegtuiError):
+    """The registry (or its token server) refused what was typed in the login prompt."""
+
+
+def login_may_help(error: BaseException) -> bool:
+    """True for a 401 that credentials could cure.
+
+    A 403 (authenticated, not allowed) does not qualify, nor does a token realm refused
+    for safety (typing a password would not change that).
+    """
+    return (
+        isinstance(error, AuthenticationError)
+        and error.status == 401
+        and "token realm" not in error.summary
+    )
+
+
+async def log_in(
+    factory: ClientFactory,
+    registry: Registry,
+    options: TransportOptions | None,
+    credential: Credential,
+) -> RegistryClient:
+    """A client for ``registry`` using ``credential``, once the registry has accepted it.
+
+    ``GET /v2/`` is the check: with Basic auth a refused password leaves it at 401; with
+    bearer tokens the token server refuses the password itself. Raises
+    :class:`LoginRefusedError` for wrong credentials; the client is closed on any failure.
+    """
+    client = factory(registry, options, credential=credential)
+    try:
+        try:
+            result = await client.ping()
+        except AuthenticationError as exc:
+            if exc.status in (401, 403) and "token realm" not in exc.summary:
+                raise LoginRefusedError(_refused(registry)) from None
+            raise
+        if result.status == 401:
+            raise LoginRefusedError(_refused(registry))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        raise
+    return client
+
+
+def _refused(registry: Registry) -> str:
+    return f"authentication failed for {registry.host}: username or password refused"
+
+
+# Registry info ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RegistryInfo:
+    """What the registry info shows: how the registry is reached and who we are to it.
+
+    Never a secret: the credential appears as its source (and user name) only.
+    """
+
+    host: str
+    insecure: bool
+    ca_file: str | None
+    ping: PingResult | None
+    ping_error: str | None
+    auth: AuthInfo
+    username: str | None
+
+    @property
+    def scheme(self) -> str | None:
+        """``https`` or ``http``, as actually used (None when the ping failed)."""
+        return self.ping.scheme if self.ping else None
+
+    @property
+    def challenge_scheme(self) -> str | None:
+        """The scheme the registry asked for when ``/v2/`` answered 401 (``basic``...)."""
+        if self.ping is None or self.ping.status != 401 or not self.ping.challenge:
+            return None
+        return self.ping.challenge.split(None, 1)[0].lower()
+
+
+async def registry_info(
+    registry: Registry, client: RegistryClient, options: TransportOptions | None
+) -> RegistryInfo:
+    """Ping ``client``'s registry and gather what is known about its authentication."""
+    ping: PingResult | None = None
+    ping_error: str | None = None
+    try:
+        ping = await client.ping()
+    except RegtuiError as exc:
+        ping_error = describe_error(exc)
+    info = client.auth_info or AuthInfo()
+    auth = AuthInfo(
+        source=info.source,
+        scheme=info.scheme,
+        realm=info.realm,
+        service=info.service,
+        granted=list(info.granted),
+        warnings=list(info.warnings),
+    )
+    username = None
+    if isinstance(client.auth, RegistryAuth) and client.auth.credential is not None:
+        username = client.auth.credential.username or None
+    opts = options or TransportOptions()
+    return RegistryInfo(
+        host=registry.host,
+        insecure=opts.insecure,
+        ca_file=opts.ca_file,
+        ping=ping,
+        ping_error=ping_error,
+        auth=auth,
+        username=username,
+    )
 
 
 def describe_error(exc: BaseException) -> str:

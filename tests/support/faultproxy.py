@@ -4,15 +4,18 @@ Every request is forwarded to the upstream registry; :class:`Fault` rules matche
 method and path regex change what the client sees: cut a transfer part-way, flip a byte,
 answer an error status (with ``Retry-After``), stall, ignore ``Range``, send more bytes
 than asked, redirect to another origin, close the connection after each response, or
-throttle. Each rule fires for the first ``times`` matching requests (``None``: always).
-Everything sent is recorded in :attr:`FaultProxy.log` so tests can assert what was
-fetched (e.g. that a resumed transfer asked only for the missing bytes).
+throttle, or delay the answer. Each rule fires for the first ``times`` matching requests
+(``None``: always). Everything sent is recorded in :attr:`FaultProxy.log` so tests can
+assert what was fetched (e.g. that a resumed transfer asked only for the missing bytes),
+and :attr:`FaultProxy.max_in_flight` is the most requests matching
+:attr:`FaultProxy.count_path` (blob GETs by default) that were waiting at once.
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +50,8 @@ class Fault:
     send the whole blob with 200), ``extra`` (append ``count`` bytes beyond the real body;
     with ``lie_length`` the Content-Length includes them), ``redirect`` (307 to
     ``location(path)``), ``close`` (``Connection: close`` after the response),
-    ``throttle`` (``rate`` bytes per second).
+    ``throttle`` (``rate`` bytes per second), ``delay`` (wait ``seconds`` before
+    forwarding, then answer normally).
     """
 
     kind: str
@@ -83,6 +87,16 @@ class LoggedRequest:
     fault: str | None = None
 
 
+class _Server(ThreadingHTTPServer):
+    """Connections dropped by either side are what the faults are about: no traceback for
+    them on stderr (anything else is still printed)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError | httpx.TransportError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FaultProxy:
     """A threaded reverse proxy: ``FaultProxy(upstream_url).start()`` → ``"127.0.0.1:PORT"``."""
 
@@ -92,6 +106,14 @@ class FaultProxy:
         self.log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=30, follow_redirects=False)
+        #: Requests whose path matches this regex are counted in ``in_flight``.
+        self.count_path = r"/v2/.+/blobs/"
+        #: How many counted requests have arrived and are not yet being answered, and the
+        #: most at once. A client is surely still waiting for each of them, so this never
+        #: overstates its concurrency (a ``delay`` fault makes the waits overlap).
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._waiting: set[int] = set()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -112,7 +134,7 @@ class FaultProxy:
             def do_PUT(self) -> None:
                 proxy._handle(self)
 
-        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server = _Server((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -130,7 +152,10 @@ class FaultProxy:
 
     def start(self) -> str:
         """Serve in a background thread; returns :attr:`host`."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval makes stop() return at once instead of after up to 0.5 s.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self.host
 
@@ -174,6 +199,24 @@ class FaultProxy:
 
     # handling ---------------------------------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        if re.search(self.count_path, h.path) is not None:
+            with self._lock:
+                self._waiting.add(id(h))
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._handle_counted(h)
+        finally:
+            self._answering(h)
+
+    def _answering(self, h: BaseHTTPRequestHandler) -> None:
+        """The answer to ``h`` starts: it no longer counts as waiting."""
+        with self._lock:
+            if id(h) in self._waiting:
+                self._waiting.discard(id(h))
+                self.in_flight -= 1
+
+    def _handle_counted(self, h: BaseHTTPRequestHandler) -> None:
         method, path = h.command, h.path
         headers = {k: v for k, v in h.headers.items()}
         entry = LoggedRequest(method, path, headers)
@@ -183,6 +226,8 @@ class FaultProxy:
         body = h.rfile.read(length) if length else b""
         fault = self._pick(method, path)
         entry.fault = fault.kind if fault else None
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.seconds)
         try:
             if fault is not None and fault.kind == "status":
                 self._send_simple(h, entry, fault.status, fault.headers, b'{"errors":[]}')
@@ -215,6 +260,7 @@ class FaultProxy:
         body: bytes,
     ) -> None:
         entry.status = status
+        self._answering(h)
         h.send_response(status)
         for k, v in headers.items():
             h.send_header(k, v)
@@ -233,6 +279,7 @@ class FaultProxy:
     ) -> None:
         kind = fault.kind if fault else None
         entry.status = response.status_code
+        self._answering(h)
         h.send_response(response.status_code)
         for k, v in response.headers.multi_items():
             if k.lower() not in HOP_BY_HOP:

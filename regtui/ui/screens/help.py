@@ -32,6 +32,8 @@ def _keys(app: Any, binding: Binding) -> str:
 def key_sections() -> list[tuple[str, Sequence[BindingType]]]:
     """(section title, bindings) for every place keys apply, from the classes themselves."""
     from regtui.ui.app import RegtuiApp
+    from regtui.ui.screens.info import RegistryInfoScreen
+    from regtui.ui.screens.login import LoginScreen
     from regtui.ui.screens.main import MainScreen
     from regtui.ui.screens.raw import RawDocumentScreen
     from regtui.ui.widgets.downloads_panel import DownloadsPanel
@@ -52,6 +54,8 @@ def key_sections() -> list[tuple[str, Sequence[BindingType]]]:
         ("Layers", LayerTable.BINDINGS),
         ("Downloads panel", DownloadsPanel.BINDINGS),
         ("Raw JSON view", RawDocumentScreen.BINDINGS),
+        ("Registry info", RegistryInfoScreen.BINDINGS),
+        ("Login prompt", LoginScreen.BINDINGS),
     ]
 
 

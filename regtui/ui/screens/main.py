@@ -3,6 +3,11 @@
 The screen wires the panes together (messages up, calls down): a selection in one pane
 loads the next and moves the focus there. It owns the registry session (client and
 caches) and closes it when it goes away.
+
+It also runs the login prompt: a pane whose look-up got a 401 without credentials asks
+for it (:class:`Pane.LoginRequested`); one prompt serves every pane waiting, and after a
+login the session's client is replaced and each of them loads again. Once the user has
+cancelled, the panes show the error instead, until a reload (``r``) or another registry.
 """
 
 from __future__ import annotations
@@ -19,9 +24,18 @@ from textual.widget import Widget
 from textual.widgets import Header
 
 from regtui import format as fmt
-from regtui.core.client import TransportOptions
+from regtui.core.client import RegistryClient, TransportOptions
+from regtui.core.credentials import Credential
 from regtui.core.reference import Reference
-from regtui.ui.session import BrowserSession, ClientFactory, describe_error, download_dir_for
+from regtui.ui.screens.info import RegistryInfoScreen
+from regtui.ui.screens.login import LoginScreen
+from regtui.ui.session import (
+    BrowserSession,
+    ClientFactory,
+    describe_error,
+    download_dir_for,
+    log_in,
+)
 from regtui.ui.widgets.downloads_panel import Clock, DownloadRequest, DownloadsPanel
 from regtui.ui.widgets.key_bar import KeyBar
 from regtui.ui.widgets.layer_table import LayerTable
@@ -62,6 +76,13 @@ class MainScreen(Screen[None]):
             id="cancel-newest-download",
             tooltip="Cancel the newest running download",
         ),
+        Binding(
+            "i",
+            "show_info",
+            "Info",
+            id="registry-info",
+            tooltip="Registry info: credential source, auth scheme, granted scopes",
+        ),
     ]
 
     def __init__(
@@ -86,6 +107,10 @@ class MainScreen(Screen[None]):
         #: The user went to the platforms pane by drilling (Enter, or a reference given):
         #: a single-image tag then skips on to its layers.
         self._drilling = False
+        #: Panes waiting for the login prompt that is up (None: no prompt is up).
+        self._login_waiting: list[Pane.LoginRequested] | None = None
+        #: The user cancelled the login: no prompt again until a reload.
+        self._login_declined = False
 
     def compose(self) -> Iterable[Any]:
         yield Header(show_clock=False)
@@ -193,6 +218,58 @@ class MainScreen(Screen[None]):
             # after the focus move to the platforms pane that may still be pending.
             self.call_after_refresh(self._focus, self.layer_pane)
         self._drilling = False
+
+    # Logging in -------------------------------------------------------------------------------
+    @on(Pane.LoginRequested)
+    def _login_requested(self, event: Pane.LoginRequested) -> None:
+        event.stop()
+        session = self.session
+        pane = event.pane
+        if session is None:
+            pane.worker_failed(event.worker, event.error)
+        elif session.client is not event.client:
+            pane.reload()  # a login happened while this look-up was under way
+        elif self._login_declined:
+            pane.worker_failed(event.worker, event.error)
+        elif self._login_waiting is not None:
+            if all(waiting.pane is not pane for waiting in self._login_waiting):
+                self._login_waiting.append(event)
+        else:
+            self._login_waiting = [event]
+            prompt = LoginScreen(session.registry.host, event.doing, self._check_login)
+            self.app.push_screen(prompt, self._login_finished)
+
+    async def _check_login(self, credential: Credential) -> RegistryClient:
+        return await log_in(self.client_factory, self.target.registry, self.options, credential)
+
+    def _login_finished(self, client: RegistryClient | None) -> None:
+        waiting, self._login_waiting = self._login_waiting or [], None
+        session = self.session
+        if client is not None and session is None:  # pragma: no cover - no prompt without one
+            self.app.call_later(client.aclose)
+            client = None
+        if client is None or session is None:
+            self._login_declined = True
+            for event in waiting:
+                event.pane.worker_failed(event.worker, event.error)
+            return
+        session.replace_client(client)
+        self.notify(f"Logged in to {session.registry}", timeout=3)
+        for event in waiting:
+            event.pane.reload()
+
+    @on(Pane.Reloaded)
+    def _pane_reloaded(self, event: Pane.Reloaded) -> None:
+        event.stop()
+        self._login_declined = False
+
+    # Registry info ----------------------------------------------------------------------------
+    def action_show_info(self) -> None:
+        """Registry info: how the registry is reached and the credential in use."""
+        if self.session is None:
+            self.notify("No connection to this registry", severity="warning")
+            return
+        self.app.push_screen(RegistryInfoScreen(self.session, self.options))
 
     # Downloads --------------------------------------------------------------------------------
     @on(PlatformList.DownloadRequested)

@@ -84,6 +84,7 @@ class BlobLine(Horizontal):
         super().__init__(classes=classes)
         self._label = label
         self._shown: tuple[int, int, str, str, str] | None = None
+        self._composed = False
 
     def compose(self) -> Iterable[Any]:
         yield Static(self._label, classes="blob-label", markup=False)
@@ -92,12 +93,20 @@ class BlobLine(Horizontal):
         yield Static("", classes="blob-speed", markup=False)
         yield Static("", classes="blob-state", markup=False)
 
+    def on_mount(self) -> None:
+        self._composed = True
+        shown, self._shown = self._shown, None
+        if shown is not None:  # what was asked for before the columns existed
+            self.show(*shown)
+
     def show(self, done: int, total: int, speed: str, state: str, state_class: str) -> None:
         """Set every column (nothing happens when nothing changed: finished rows cost 0)."""
         shown = (done, total, speed, state, state_class)
         if shown == self._shown:
             return
         self._shown = shown
+        if not self._composed:
+            return  # mounted but not composed yet (a pull that ends at once): see on_mount
         # Every column has a fixed size: no update here needs a new layout.
         self.query_one(ProgressBar).update(total=max(total, 1), progress=min(done, max(total, 1)))
         amount = f"{fmt.size(done)} / {fmt.size(total)}"

@@ -152,6 +152,7 @@ class LayerTable(Pane[LayerRow]):
     ) -> None:
         """Show the image manifest ``digest`` of ``repository`` (chosen as ``reference``)."""
         self.session = session
+        self.load_client = session.client
         self._request = (repository, reference, digest, platform, index)
         self.current = None
         self.clear_items()
@@ -169,9 +170,15 @@ class LayerTable(Pane[LayerRow]):
         self._set_summary(None)
         self.clear_items(hint)
 
-    def action_reload(self) -> None:
+    def reload(self) -> None:
         if self.session is not None and self._request is not None:
             self.load(self.session, *self._request)
+
+    def doing(self) -> str:
+        if self._request is None:
+            return "loading the layers"
+        repository, _reference, digest, _platform, _index = self._request
+        return f"loading the layers of {repository}@{fmt.short_digest(digest)}"
 
     @work(exclusive=True, group="layers", exit_on_error=False)
     async def _load(

@@ -3,7 +3,8 @@
 A pane is a titled box holding a status line (loading, errors, hints), a filter box that
 appears on ``/``, and a :class:`RegtuiDataTable`. It keeps the full list of items and the
 filtered list shown, restores the cursor across rebuilds, and is the one place where its
-workers' failures are turned into words (:meth:`Pane.worker_failed`).
+workers' failures are turned into words (:meth:`Pane.worker_failed`), or, for a 401 without
+credentials, handed to the screen as a :class:`Pane.LoginRequested` (the login prompt).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
-from regtui.ui.session import describe_error
+from regtui.core.client import RegistryClient
+from regtui.ui.session import describe_error, login_may_help
 from regtui.ui.widgets.table import RegtuiDataTable
 
 T = TypeVar("T")
@@ -74,7 +76,9 @@ class Pane(Vertical, Generic[T]):
             id="back",
             tooltip="Clear the filter, or go back to the previous pane",
         ),
-        Binding("r", "reload", "Reload", show=False, id="reload", tooltip="Load this pane again"),
+        Binding(
+            "r", "reload_pane", "Reload", show=False, id="reload", tooltip="Load this pane again"
+        ),
     ]
 
     #: Shown in the border.
@@ -94,6 +98,35 @@ class Pane(Vertical, Generic[T]):
             super().__init__()
             self.pane = pane
 
+    class Reloaded(Message):
+        """The user asked for the pane to load again (``r``): a new login may be offered."""
+
+        def __init__(self, pane: Pane[Any]) -> None:
+            super().__init__()
+            self.pane = pane
+
+    class LoginRequested(Message):
+        """A look-up was refused with 401 and ``client`` had no credentials.
+
+        The screen answers with :meth:`Pane.reload` once the user has logged in, or
+        :meth:`Pane.worker_failed` when there is to be no login.
+        """
+
+        def __init__(
+            self,
+            pane: Pane[Any],
+            worker: Worker[Any],
+            error: BaseException,
+            client: RegistryClient,
+            doing: str,
+        ) -> None:
+            super().__init__()
+            self.pane = pane
+            self.worker = worker
+            self.error = error
+            self.client = client
+            self.doing = doing
+
     def __init__(self, *, id: str) -> None:  # noqa: A002
         super().__init__(id=id, classes="pane")
         self.items: list[T] = []
@@ -104,6 +137,8 @@ class Pane(Vertical, Generic[T]):
         self._filter_timer: Timer | None = None
         self._dirty: list[T] = []
         self._dirty_timer: Timer | None = None
+        #: The client the current look-up started with (to tell a 401 without credentials).
+        self.load_client: RegistryClient | None = None
         self.border_title = self.TITLE
 
     # Composition ------------------------------------------------------------------------------
@@ -261,6 +296,10 @@ class Pane(Vertical, Generic[T]):
         if self._pending_key is not None and self.move_to_key(self._pending_key):
             self._pending_key = None
 
+    def key_to_keep(self) -> str | None:
+        """The row to select again after a reload: one still awaited, else the highlighted."""
+        return self._pending_key or self.highlighted_key()
+
     # Status -----------------------------------------------------------------------------------
     def set_status(self, text: str, kind: str = "info") -> None:
         """Show ``text`` in the status line (hidden when empty)."""
@@ -355,8 +394,17 @@ class Pane(Vertical, Generic[T]):
             return
         self.post_message(self.BackRequested(self))
 
-    def action_reload(self) -> None:
-        """Load the pane again (subclasses)."""
+    def action_reload_pane(self) -> None:
+        """``r``: load the pane again, as the user asked."""
+        self.post_message(self.Reloaded(self))
+        self.reload()
+
+    def reload(self) -> None:
+        """Load the pane again (subclasses); also the retry after a login."""
+
+    def doing(self) -> str:
+        """What the pane's look-up does, for the login prompt ("listing the tags of app")."""
+        return f"loading {self.TITLE.lower()}"
 
     def focus_table(self) -> None:
         """Give the keyboard to this pane's list."""
@@ -377,6 +425,15 @@ class Pane(Vertical, Generic[T]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if event.state == WorkerState.ERROR and worker.error is not None:
+            client = self.load_client
+            if client is not None and not client.has_credentials and login_may_help(worker.error):
+                self.busy = False
+                self._update_counts()
+                self.set_status("the registry asks for credentials: waiting for the login…")
+                self.post_message(
+                    self.LoginRequested(self, worker, worker.error, client, self.doing())
+                )
+                return
             self.worker_failed(worker, worker.error)
 
     def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:

@@ -155,6 +155,7 @@ class PlatformList(Pane[PlatformRow]):
     def load(self, session: BrowserSession, repository: str, reference: str) -> None:
         """Show the platforms of ``repository:reference`` (a tag or a digest)."""
         self.session = session
+        self.load_client = session.client
         self.repository = repository
         self.reference = reference
         self.top = None
@@ -171,9 +172,15 @@ class PlatformList(Pane[PlatformRow]):
         self.border_title = self.TITLE
         self.clear_items(hint)
 
-    def action_reload(self) -> None:
+    def reload(self) -> None:
         if self.session and self.repository and self.reference:
             self.load(self.session, self.repository, self.reference)
+
+    def doing(self) -> str:
+        reference = self.reference or ""
+        shown = reference if ":" not in reference else fmt.short_digest(reference)
+        separator = "@" if ":" in reference else ":"
+        return f"loading {self.repository}{separator}{shown}"
 
     @work(exclusive=True, group="platforms", exit_on_error=False)
     async def _load(self, session: BrowserSession, repository: str, reference: str) -> None:

@@ -92,6 +92,7 @@ class RepositoryList(Pane[str]):
     def load(self, session: BrowserSession, select: str | None = None) -> None:
         """List ``session``'s catalog; put the cursor on ``select`` when it shows up."""
         self.session = session
+        self.load_client = session.client
         self.catalog_available = True
         self.clear_items()
         if select:
@@ -106,9 +107,12 @@ class RepositoryList(Pane[str]):
             return
         self._load_catalog(session)
 
-    def action_reload(self) -> None:
+    def reload(self) -> None:
         if self.session is not None:
-            self.load(self.session, select=self.highlighted_key())
+            self.load(self.session, select=self.key_to_keep())
+
+    def doing(self) -> str:
+        return "listing its repositories"
 
     @work(exclusive=True, group="repositories", exit_on_error=False)
     async def _load_catalog(self, session: BrowserSession) -> None:

@@ -169,6 +169,7 @@ class TagTable(Pane[TagRow]):
     def load(self, session: BrowserSession, repository: str, select: str | None = None) -> None:
         """List the tags of ``repository``; highlight ``select`` when it appears."""
         self.session = session
+        self.load_client = session.client
         self.repository = repository
         self.generation += 1
         self.workers.cancel_group(self, "tag-details")
@@ -178,9 +179,12 @@ class TagTable(Pane[TagRow]):
             self.select_key_when_shown(select)
         self._load_tags(session, repository, self.generation)
 
-    def action_reload(self) -> None:
+    def reload(self) -> None:
         if self.session is not None and self.repository is not None:
-            self.load(self.session, self.repository, select=self.highlighted_key())
+            self.load(self.session, self.repository, select=self.key_to_keep())
+
+    def doing(self) -> str:
+        return f"listing the tags of {self.repository}"
 
     @work(exclusive=True, group="tags", exit_on_error=False)
     async def _load_tags(self, session: BrowserSession, repository: str, generation: int) -> None:
