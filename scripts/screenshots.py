@@ -32,7 +32,7 @@ from regtui.ui import session  # noqa: E402
 from regtui.ui.app import RegtuiApp, make_app  # noqa: E402
 
 DISPLAY_HOST = "registry.demo"
-SIZE = (140, 40)
+SIZE = (160, 42)
 
 
 def _factory(address: str) -> Callable[[Registry, TransportOptions | None], RegistryClient]:

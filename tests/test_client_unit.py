@@ -1029,3 +1029,25 @@ async def test_auth_that_reads_response_bodies_works() -> None:
     client, _ = client_for(lambda r: _json({"tags": ["a"]}), auth=_BodyReadingAuth())
     async with client:
         assert await client.list_tags("app") == ["a"]
+
+
+async def test_small_first_catalog_page_then_full_pages() -> None:
+    # Rows appear after a small first request; later pages are full-sized.
+    repos = [f"r{i:04d}" for i in range(250)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        n = int(request.url.params["n"])
+        last = request.url.params.get("last")
+        start = repos.index(last) + 1 if last else 0
+        page = repos[start : start + n]
+        headers = {}
+        if start + n < len(repos):
+            headers["Link"] = f'</v2/_catalog?last={page[-1]}&n={n}>; rel="next"'
+        return _json({"repositories": page}, **headers)
+
+    client, rec = client_for(handler)
+    async with client:
+        pages = [p async for p in client.catalog_pages(100, first_page_size=10)]
+    assert [len(p) for p in pages] == [10, 100, 100, 40]
+    assert [r.url.params["n"] for r in rec.requests] == ["10", "100", "100", "100"]
+    assert [r for p in pages for r in p] == repos

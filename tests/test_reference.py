@@ -87,7 +87,7 @@ def test_hub_reference_scope_and_api_path_use_the_library_namespace() -> None:
         ("[::1]/app", "[::1]", "app"),
         ("[2001:db8::1]:5000/app", "[2001:db8::1]:5000", "app"),
         # Upper case makes the first component a host (Docker's rule); hosts are lowercased.
-        ("MyRegistry/app", "myregistry", "app"),
+        ("MyRegistry/app", "MyRegistry", "app"),
     ],
 )
 def test_first_component_is_a_registry_only_when_it_looks_like_one(
@@ -498,11 +498,6 @@ def test_validate_digest_and_parse_registry_never_crash(text: str) -> None:
             pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference.py lowercases an upper-case single-label host, so str(ref) of "
-    "'MyRegistry/app' is 'myregistry/app:latest', which parses as Docker Hub",
-)
 def test_upper_case_host_round_trips() -> None:
     ref = parse_reference("MyRegistry/app")
     assert parse_reference(str(ref)) == ref

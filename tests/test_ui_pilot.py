@@ -191,7 +191,7 @@ async def test_open_at_reference_preselects_host_platform(
         assert not any("unknown" in label for label in labels)  # attestation folded in
         amd64 = next(row for row in platforms.items if row.label == "linux/amd64")
         assert len(amd64.attestations) == 1
-        assert "attested" in str(platforms.table.get_row_at(0)[2])
+        assert "att" in str(platforms.table.get_row_at(0)[2])
         host = host_platform()
         if str(host) in labels:
             assert highlighted_label(platforms) == str(host)
@@ -329,7 +329,9 @@ async def test_catalog_refused_offers_typing_a_name(
     registry: RegistryHandle, tmp_path: Path
 ) -> None:
     class NoCatalog(RegistryClient):
-        async def catalog_pages(self, page_size: int | None = 1000) -> Any:  # type: ignore[override]
+        async def catalog_pages(  # type: ignore[override]
+            self, page_size: int | None = 1000, *, first_page_size: int | None = None
+        ) -> Any:
             raise PermissionDeniedError(403, "http://x/v2/_catalog", [], "")
             yield []  # pragma: no cover
 

@@ -187,6 +187,10 @@ def parse_registry(text: str) -> Registry:
     host = raw.lower()
     if host in _HUB_ALIASES:
         host = DOCKER_HUB
+    elif not any(c in host for c in ".:[") and host != "localhost":
+        # A single-label host is recognised only by its capitals: keep them, or printing
+        # and re-reading the reference would turn it into a Docker Hub repository.
+        host = raw
     return Registry(host=host, scheme=scheme)
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,6 +200,34 @@ class BrowserSession:
         self._tag_digests: dict[tuple[str, str], str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._detail_slots: asyncio.Semaphore | None = None
+        self._catalog: AsyncIterator[list[str]] | None = None
+        self._first_catalog_page: asyncio.Future[list[str]] | None = None
+
+    def start_catalog(self, page_size: int, first_page_size: int) -> None:
+        """Start listing repositories now, while the screen is still being built.
+
+        Textual's first layout and paint take a few hundred milliseconds; fetching the
+        first page meanwhile puts rows on screen that much sooner.
+        """
+        self._catalog = self.client.catalog_pages(page_size, first_page_size=first_page_size)
+        first = asyncio.ensure_future(anext(self._catalog))
+        # Never "exception was never retrieved": a failure is reported when awaited.
+        first.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._first_catalog_page = first
+
+    async def catalog_pages(self, page_size: int, first_page_size: int) -> AsyncIterator[list[str]]:
+        """The catalog, page by page, starting with the page :meth:`start_catalog` fetched."""
+        pages, first = self._catalog, self._first_catalog_page
+        self._catalog = self._first_catalog_page = None
+        if pages is None or first is None:
+            pages = self.client.catalog_pages(page_size, first_page_size=first_page_size)
+        else:
+            try:
+                yield await first
+            except StopAsyncIteration:
+                return
+        async for page in pages:
+            yield page
 
     async def aclose(self) -> None:
         """Close the client's connections (and those of clients it replaced)."""

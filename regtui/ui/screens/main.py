@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from textual import on
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Header
@@ -41,12 +42,21 @@ from regtui.ui.widgets.key_bar import KeyBar
 from regtui.ui.widgets.layer_table import LayerTable
 from regtui.ui.widgets.pane import Pane
 from regtui.ui.widgets.platform_list import PlatformList
-from regtui.ui.widgets.repository_list import RepositoryList
+from regtui.ui.widgets.repository_list import (
+    CATALOG_PAGE_SIZE,
+    FIRST_PAGE_SIZE,
+    RepositoryList,
+)
 from regtui.ui.widgets.tag_table import TagTable
 
 
 class MainScreen(Screen[None]):
     """Repositories → tags → platforms → layers, plus downloads."""
+
+    #: Screen.focused repaints the whole screen when it changes; the widgets that gain or
+    #: lose focus repaint themselves anyway (their styles change), so a pane switch need
+    #: not recomposite every cell of the terminal (it was most of the switch's cost).
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     AUTO_FOCUS = None
     HORIZONTAL_BREAKPOINTS = [
@@ -111,6 +121,17 @@ class MainScreen(Screen[None]):
         self._login_waiting: list[Pane.LoginRequested] | None = None
         #: The user cancelled the login: no prompt again until a reload.
         self._login_declined = False
+        # Connect and ask for the first catalog page now: the network then overlaps with
+        # building and drawing the screen (on_mount reports a client that cannot be made).
+        self._client_error: Exception | None = None
+        try:
+            client = client_factory(target.registry, options)
+        except Exception as exc:  # a bad CA file, plain HTTP refused...: shown on mount
+            self._client_error = exc
+        else:
+            self.session = BrowserSession(target.registry, client)
+            if not target.registry.is_docker_hub:
+                self.session.start_catalog(CATALOG_PAGE_SIZE, FIRST_PAGE_SIZE)
 
     def compose(self) -> Iterable[Any]:
         yield Header(show_clock=False)
@@ -155,13 +176,12 @@ class MainScreen(Screen[None]):
         target = self.target
         self.sub_title = str(target.registry)
         self.title = "regtui"
-        try:
-            client = self.client_factory(target.registry, self.options)
-        except Exception as exc:  # a bad CA file, plain HTTP refused...: say so, stay up
-            self.repo_pane.set_status(describe_error(exc), "error")
+        session = self.session
+        if session is None:
+            assert self._client_error is not None
+            self.repo_pane.set_status(describe_error(self._client_error), "error")
             self._focus(self.repo_pane)
             return
-        session = self.session = BrowserSession(target.registry, client)
         self.app.call_later(getattr(self.app, "registry_opened", _noop), target.registry)
         repository = target.repository or None
         self.repo_pane.load(session, select=repository)

@@ -8,14 +8,15 @@ the platform they attest, never as ``unknown/unknown`` rows. A tag that is a sin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.widgets import DataTable, Static
 
 from regtui import format as fmt
 from regtui.core.client import FetchedManifest
@@ -139,7 +140,7 @@ class PlatformList(Pane[PlatformRow]):
         if item.is_host:
             notes.append("host")
         if item.attestations:
-            notes.append("attested")
+            notes.append("att")  # BuildKit attestations (SBOM, provenance) refer to it
         if item.note:
             notes.append(item.note)
         label = Text(item.label, style="bold" if item.is_host else "")
@@ -150,6 +151,35 @@ class PlatformList(Pane[PlatformRow]):
             ", ".join(notes),
             Text(item.digest.split(":", 1)[-1][:12], style="dim"),
         )
+
+    def compose_after_table(self) -> Iterable[Any]:
+        detail = Static("", id="platform-detail", classes="row-detail", markup=False)
+        detail.display = False
+        yield detail
+
+    @on(DataTable.RowHighlighted, ".pane-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The highlighted entry's digest in full, and what attests it."""
+        detail = self.query_one("#platform-detail", Static)
+        row = self.highlighted_item()
+        if row is None:
+            detail.display = False
+            return
+        text = Text()
+        text.append(row.label, "bold")
+        if row.is_host:
+            text.append(" ")
+            text.append("· this host's platform", "dim")
+        text.append(f"\n{row.digest}")
+        for attestation in row.attestations:
+            kind = attestation.reference_type or "attestation"
+            text.append(f"\n{kind} {fmt.short_digest(attestation.digest)}", "dim")
+        detail.update(text)
+        detail.display = True
 
     # Loading ----------------------------------------------------------------------------------
     def load(self, session: BrowserSession, repository: str, reference: str) -> None:

@@ -28,7 +28,10 @@ from regtui.ui.session import BrowserSession, describe_error
 from regtui.ui.widgets.pane import Pane
 
 #: Repositories per catalog request: small enough that the first rows show at once.
-CATALOG_PAGE_SIZE = 200
+#: A small first page puts rows on screen at once; later pages are as big as the
+#: registry allows (each request costs it about the same whatever its size).
+FIRST_PAGE_SIZE = 100
+CATALOG_PAGE_SIZE = 1000
 
 
 class RepositoryNameInput(Input):
@@ -117,7 +120,7 @@ class RepositoryList(Pane[str]):
     @work(exclusive=True, group="repositories", exit_on_error=False)
     async def _load_catalog(self, session: BrowserSession) -> None:
         self.set_busy(True, f"loading repositories of {session.registry}…")
-        async for page in session.client.catalog_pages(CATALOG_PAGE_SIZE):
+        async for page in session.catalog_pages(CATALOG_PAGE_SIZE, FIRST_PAGE_SIZE):
             self.append_items(page)
             if self.status.has_class("-loading"):
                 self.set_status("")

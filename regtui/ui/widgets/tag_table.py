@@ -30,8 +30,8 @@ from regtui.ui.widgets.pane import Pane
 TAG_PAGE_SIZE = 1000
 #: Wait this long after scrolling stops before looking up the rows in view.
 DETAIL_DEBOUNCE = 0.08
-#: Longest tag name shown in full.
-TAG_WIDTH = 24
+#: Long tags (cosign "sha256-….sig") are clipped in the table; the detail line has them whole.
+TAG_WIDTH = 16
 #: While sorting by date, rows are re-sorted at most this often as dates arrive.
 RESORT_INTERVAL = 0.6
 
@@ -153,7 +153,8 @@ class TagTable(Pane[TagRow]):
             created = format_created(summary.created)
             if created:
                 facts.append(f"created {created} UTC")
-            text.append("  " + " · ".join(facts), "dim")
+            text.append(" ")
+            text.append("· " + " · ".join(facts), "dim")
             text.append(f"\n{row.details.digest}")
         detail.update(text)
         detail.display = True
