@@ -38,7 +38,7 @@ from regtui.core.manifest import (
     parse_config,
     parse_platform,
 )
-from regtui.core.pull import DEFAULT_JOBS, Puller, default_output_dir
+from regtui.core.pull import DEFAULT_JOBS, Puller, PullEvent, default_output_dir, event_to_json
 from regtui.core.reference import Reference, parse_reference
 from regtui.progress import TerminalProgress
 
@@ -159,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pull.add_argument("--name", metavar="NAME", help="ref name in the layout (default: the tag)")
     pull.add_argument("-q", "--quiet", action="store_true", help="no progress, only errors")
+    pull.add_argument(
+        "--events",
+        choices=["json"],
+        help="write progress events to stdout as JSON lines (for programs; the TUI uses it)",
+    )
     _add_transport_options(pull)
 
     tui = sub.add_parser(
@@ -439,8 +444,15 @@ async def cmd_pull(args: argparse.Namespace, out: TextIO) -> int:
     renderer = None
     if not args.quiet:
         renderer = TerminalProgress(sys.stderr, live=sys.stderr.isatty())
+    sink: Callable[[PullEvent], None] | None = renderer
+    if args.events == "json":
+
+        def sink(event: PullEvent) -> None:
+            out.write(event_to_json(event) + "\n")
+            out.flush()
+
     async with _client(ref, args) as client:
-        puller = Puller(client, jobs=args.jobs, on_event=renderer)
+        puller = Puller(client, jobs=args.jobs, on_event=sink)
         try:
             result = await puller.pull(ref, dest, platform=platform, ref_name=args.name)
         except asyncio.CancelledError:
@@ -451,8 +463,9 @@ async def cmd_pull(args: argparse.Namespace, out: TextIO) -> int:
             raise
     if renderer is not None:
         sys.stderr.write(renderer.summary(result) + "\n")
-    # stdout gets the one thing a script wants: how to refer to the result.
-    out.write(f"oci:{result.layout}:{result.ref_name}\n")
+    if args.events is None:
+        # stdout gets the one thing a script wants: how to refer to the result.
+        out.write(f"oci:{result.layout}:{result.ref_name}\n")
     return 0
 
 

@@ -19,7 +19,7 @@ from support.images import SeededImage, SeededManifest
 from support.registry import skopeo
 from support.seed import RegistryHandle
 
-from regtui.core.client import RegistryClient, RetryPolicy, connect
+from regtui.core.client import RegistryClient, RetryPolicy, TransportOptions, connect
 from regtui.core.errors import RegtuiError
 from regtui.core.manifest import parse_platform
 from regtui.core.pull import (
@@ -30,6 +30,10 @@ from regtui.core.pull import (
     Puller,
     PullError,
     PullEvent,
+    PullFinished,
+    PullPlanned,
+    event_from_json,
+    pull_in_subprocess,
 )
 from regtui.core.reference import parse_reference
 
@@ -437,3 +441,78 @@ async def test_unreachable_registry_is_a_clear_error(tmp_path: Path) -> None:
     async with RegistryClient("http://127.0.0.1:9") as client:
         with pytest.raises(RegtuiError, match=r"cannot connect to 127\.0\.0\.1:9"):
             await Puller(client).pull(parse_reference("127.0.0.1:9/x:1"), tmp_path / "o")
+
+
+# Events as JSON, and pulls in a child process (what the TUI uses) ----------------------------
+def test_cli_events_json_are_the_pull_events(registry: RegistryHandle, tmp_path: Path) -> None:
+    image = registry.images["multi"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "regtui", "pull", "--events", "json", "-q",
+         "--platform", "linux/arm64/v8", "-o", str(tmp_path / "o"),
+         f"{registry.host}/{image.reference}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    events = [event_from_json(line) for line in proc.stdout.splitlines()]
+    assert isinstance(events[0], PullPlanned)
+    assert isinstance(events[-1], PullFinished)
+    seeded = image.manifests["linux/arm64/v8"]
+    assert {d.digest for d in events[0].blobs} == expected_blobs(seeded) - {seeded.digest}
+    assert events[-1].result.manifest_digest == seeded.digest
+    done = {e.digest for e in events if isinstance(e, BlobDone)}
+    assert done == {d.digest for d in events[0].blobs}
+
+
+async def test_pull_in_subprocess_relays_events_cancels_and_resumes(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    digest, size = big_layer(image)
+    seeded = image.manifests["linux/amd64"]
+    proxy.add(Fault("throttle", path=digest, rate=1_000_000))
+    dest = tmp_path / "o"
+    ref = parse_reference(f"{proxy.host}/{image.repo}@{seeded.digest}")
+    events: list[PullEvent] = []
+    moving = asyncio.Event()
+
+    def on_event(event: PullEvent) -> None:
+        events.append(event)
+        if isinstance(event, BlobProgress) and event.digest == digest and event.done > 200_000:
+            moving.set()
+
+    def start() -> asyncio.Task[object]:
+        return asyncio.create_task(
+            pull_in_subprocess(
+                ref, dest, ref_name="1.0", platform=parse_platform("linux/amd64"), jobs=4,
+                options=TransportOptions(), credential=None, on_event=on_event,
+            )
+        )  # fmt: skip
+
+    task = start()
+    await asyncio.wait_for(moving.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The child stopped as on Ctrl-C: nothing named, nothing corrupt, the rest resumable.
+    assert index_entries(dest) == []
+    assert_layout_sound(dest)
+    kept = (dest / ".regtui-partial" / f"sha256-{digest.split(':')[1]}").stat().st_size
+    assert 0 < kept < size
+
+    proxy.clear()
+    events.clear()
+    result = await start()
+    assert isinstance(events[0], PullPlanned) and isinstance(events[-1], PullFinished)
+    assert result.manifest_digest == seeded.digest  # type: ignore[attr-defined]
+    assert proxy.requests(digest)[-1].headers.get("Range") == f"bytes={kept}-"
+    [entry] = index_entries(dest)
+    assert entry["annotations"]["org.opencontainers.image.ref.name"] == "1.0"  # type: ignore[index]
+
+
+async def test_pull_in_subprocess_reports_the_childs_error(tmp_path: Path) -> None:
+    ref = parse_reference("127.0.0.1:9/x@sha256:" + "a" * 64)
+    with pytest.raises(PullError, match=r"cannot connect to 127\.0\.0\.1:9"):
+        await pull_in_subprocess(
+            ref, tmp_path / "o", ref_name="x", platform=None, jobs=1,
+            options=TransportOptions(), credential=None, on_event=lambda e: None,
+        )  # fmt: skip

@@ -25,7 +25,7 @@ from regtui.ui.screens.help import HelpScreen
 from regtui.ui.screens.main import MainScreen
 from regtui.ui.screens.raw import RawDocumentScreen
 from regtui.ui.screens.start import StartScreen
-from regtui.ui.widgets.downloads_panel import DownloadsPanel
+from regtui.ui.widgets.downloads_panel import BlobLine, DownloadsPanel
 from regtui.ui.widgets.layer_table import LayerTable
 from regtui.ui.widgets.pane import Pane
 from regtui.ui.widgets.platform_list import PlatformList
@@ -217,7 +217,8 @@ async def test_single_platform_tag_skips_to_layers(
     async with app.run_test(size=SIZE) as pilot:
         layers = app.screen.query_one(LayerTable)
         await wait_for(pilot, lambda: layers.current is not None, what="layers")
-        assert focused_pane(app) is layers
+        # The focus follows once the layers are drawn (after a refresh), so wait for it.
+        await wait_for(pilot, lambda: focused_pane(app) is layers, what="focus on layers")
         (manifest,) = single.manifests.values()
         assert [row.digest for row in layers.items] == [x.digest for x in manifest.layers]
         summary = static_text(layers.query_one("#config-summary"))
@@ -259,7 +260,7 @@ async def test_download_a_non_host_platform(registry: RegistryHandle, tmp_path: 
         await pilot.pause(0.2)
         header = static_text(view.query_one(".download-header"))
         assert "done" in header and "linux/arm/v7" in header
-        states = [static_text(line.query_one(".blob-state")) for line in view.query("BlobLine")]
+        states = [line.state for line in view.query(BlobLine)]
         assert states[:-1] == ["done"] * (len(states) - 1)
 
     seeded = multi.manifests["linux/arm/v7"]

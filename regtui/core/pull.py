@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
+import json
 import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,11 +41,13 @@ from regtui.core.client import (
     FetchedManifest,
     RegistryClient,
     RetryPolicy,
+    TransportOptions,
     describe_transport_error,
     error_from_response,
     parse_retry_after,
     read_error_body,
 )
+from regtui.core.credentials import Credential
 from regtui.core.errors import (
     DigestError,
     ManifestError,
@@ -802,3 +809,139 @@ __all__ = [
     "pull",
     "resolve_image",
 ]
+
+
+# Events as JSON lines, and pulls in a child process ----------------------------------------
+_EVENT_TYPES: dict[str, type[PullEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        PullPlanned,
+        BlobStarted,
+        BlobProgress,
+        BlobVerifying,
+        BlobDone,
+        BlobSkipped,
+        BlobRetrying,
+        BlobFailed,
+        PullFinished,
+    )
+}
+
+
+def event_to_json(event: PullEvent) -> str:
+    """One line of JSON for ``event`` (``regtui pull --events json``)."""
+    doc: dict[str, Any] = {"event": type(event).__name__}
+    if isinstance(event, PullPlanned):
+        doc |= {
+            "reference": event.reference,
+            "platform": event.platform,
+            "manifest_digest": event.manifest_digest,
+            "blobs": [
+                {"mediaType": b.media_type, "digest": b.digest, "size": b.size} for b in event.blobs
+            ],
+            "kinds": list(event.kinds),
+        }
+    elif isinstance(event, PullFinished):
+        result = dataclasses.asdict(event.result)
+        result["layout"] = str(event.result.layout)
+        doc["result"] = result
+    else:
+        doc |= dataclasses.asdict(event)
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def event_from_json(line: str) -> PullEvent:
+    """The event :func:`event_to_json` wrote (ValueError for anything else)."""
+    doc = json.loads(line)
+    if not isinstance(doc, dict):
+        raise ValueError("not an event")
+    cls = _EVENT_TYPES.get(str(doc.pop("event", "")))
+    if cls is None:
+        raise ValueError("unknown event")
+    if cls is PullPlanned:
+        blobs = tuple(Descriptor(b["mediaType"], b["digest"], int(b["size"])) for b in doc["blobs"])
+        return PullPlanned(
+            doc["reference"], doc["platform"], doc["manifest_digest"], blobs, tuple(doc["kinds"])
+        )
+    if cls is PullFinished:
+        result = doc["result"]
+        result["layout"] = Path(result["layout"])
+        return PullFinished(PullResult(**result))
+    return cls(**doc)
+
+
+async def pull_in_subprocess(
+    ref: Reference,
+    dest: Path,
+    *,
+    ref_name: str,
+    platform: Platform | None,
+    jobs: int,
+    options: TransportOptions,
+    credential: Credential | None,
+    on_event: EventSink,
+) -> PullResult:
+    """Run ``regtui pull --events json`` in a child process and relay its events.
+
+    Why a process: blob threads and a UI in one interpreter share the GIL, and a busy UI
+    (redrawing after a key) held every transfer up, while the transfers made keys slow
+    to answer. In a child, the pull is exactly ``regtui pull``. ``ref`` should name the
+    manifest by digest (what the user browsed), with ``ref_name`` as the tag to record.
+    Credentials typed by the user go through the child's stdin, never its arguments;
+    the child finds file-based credentials itself. Cancelling interrupts the child like
+    Ctrl-C, which leaves the layout valid and partial downloads resumable.
+    """
+    args = [sys.executable, "-m", "regtui", "pull", "--events", "json", "-q"]
+    args += ["-o", str(dest), "--name", ref_name, "-j", str(jobs)]
+    if platform is not None:
+        args += ["--platform", str(platform)]
+    if options.insecure:
+        args.append("--insecure")
+    if options.ca_file:
+        args += ["--ca-file", options.ca_file]
+    args += ["--connect-timeout", str(options.timeouts.connect)]
+    args += ["--read-timeout", str(options.timeouts.read)]
+    secret = b""
+    if credential is not None and credential.has_basic:
+        args += ["--username", credential.username or "", "--password-stdin"]
+        secret = (credential.password or "").encode() + b"\n"
+    args.append(str(ref))
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(secret)
+    proc.stdin.close()
+    errors = asyncio.ensure_future(proc.stderr.read())
+    result: PullResult | None = None
+    try:
+        async for raw in proc.stdout:
+            try:
+                event = event_from_json(raw.decode())
+            except (ValueError, KeyError, TypeError):
+                continue  # not ours (nothing else is printed, but be lenient)
+            if isinstance(event, PullFinished):
+                result = event.result
+            on_event(event)
+        await proc.wait()
+    except BaseException:
+        # Cancelled: stop the child as Ctrl-C would (it tidies up), then make sure.
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(asyncio.shield(proc.wait()), 10)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        errors.cancel()
+        raise
+    stderr = (await errors).decode(errors="replace")
+    if proc.returncode != 0 or result is None:
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        message = lines[-1] if lines else f"the pull process exited with {proc.returncode}"
+        raise PullError(message.removeprefix("regtui: error: "))
+    return result

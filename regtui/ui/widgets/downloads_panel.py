@@ -1,11 +1,12 @@
 """``DownloadsPanel``: pulls running in the background, one row per blob.
 
 Each download is a :class:`DownloadView`: a header (what, where, state), one line per blob
-with a ``ProgressBar``, bytes, speed and state (waiting, downloading, verifying, done,
+with a progress bar, bytes, speed and state (waiting, downloading, verifying, done,
 already present, retrying, failed), and a total line with the ETA. Pull events only update
-the model (:class:`regtui.progress.TransferStats`); the widgets are redrawn by a 10 Hz
-timer, so a burst of events never costs more than one redraw and rendering never slows a
-transfer. Finished, failed and cancelled downloads stay listed with their result.
+the model (:class:`regtui.progress.TransferStats`); the lines are redrawn by a timer, so a
+burst of events never costs more than one redraw. The pull itself runs in a child process
+(:func:`regtui.core.pull.pull_in_subprocess`), so drawing never slows a transfer.
+Finished, failed and cancelled downloads stay listed with their result.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import ProgressBar, Static
+from textual.widget import Widget
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from regtui import format as fmt
+from regtui.core.auth import RegistryAuth
 from regtui.core.client import FetchedManifest
 from regtui.core.manifest import Platform
 from regtui.core.pull import (
@@ -39,6 +42,8 @@ from regtui.core.pull import (
     PullFinished,
     PullPlanned,
     PullResult,
+    default_ref_name,
+    pull_in_subprocess,
 )
 from regtui.core.reference import Reference
 from regtui.progress import BlobRow, TransferStats
@@ -77,45 +82,69 @@ class DownloadRequest:
         return (str(self.reference), self.digest, str(self.destination))
 
 
-class BlobLine(Horizontal):
-    """One blob (or the total): label, bar, bytes, speed, state."""
+class BlobLine(Widget):
+    """One blob (or the total) on one line: label, bar, percentage, bytes, speed, state.
+
+    Drawn as a single line of text rather than five widgets (a ``ProgressBar`` alone is
+    three): a 12-blob pull was ~90 widgets to restyle and repaint five times a second,
+    CPU taken from the transfer it shows.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "blob-line--bar",
+        "blob-line--bar-done",
+        "blob-line--bar-empty",
+        "blob-line--muted",
+        "blob-line--done",
+        "blob-line--retrying",
+        "blob-line--failed",
+    }
+
+    LABEL_WIDTH = 21
+    TAIL_WIDTH = 5 + 21 + 12 + 26  # percentage, bytes, speed, state
 
     def __init__(self, label: str, *, classes: str = "blob-line") -> None:
         super().__init__(classes=classes)
         self._label = label
-        self._shown: tuple[int, int, str, str, str] | None = None
-        self._composed = False
+        self._shown: tuple[int, int, str, str, str] = (0, 0, "", "", "waiting")
 
-    def compose(self) -> Iterable[Any]:
-        yield Static(self._label, classes="blob-label", markup=False)
-        yield ProgressBar(total=1, show_eta=False, show_percentage=True, classes="blob-bar")
-        yield Static("", classes="blob-bytes", markup=False)
-        yield Static("", classes="blob-speed", markup=False)
-        yield Static("", classes="blob-state", markup=False)
-
-    def on_mount(self) -> None:
-        self._composed = True
-        shown, self._shown = self._shown, None
-        if shown is not None:  # what was asked for before the columns existed
-            self.show(*shown)
+    @property
+    def state(self) -> str:
+        """The state word shown (``done``, ``retrying in 2s: …``...)."""
+        return self._shown[3]
 
     def show(self, done: int, total: int, speed: str, state: str, state_class: str) -> None:
-        """Set every column (nothing happens when nothing changed: finished rows cost 0)."""
+        """Set what the line says; it is redrawn only when that changed."""
         shown = (done, total, speed, state, state_class)
-        if shown == self._shown:
-            return
-        self._shown = shown
-        if not self._composed:
-            return  # mounted but not composed yet (a pull that ends at once): see on_mount
-        # Every column has a fixed size: no update here needs a new layout.
-        self.query_one(ProgressBar).update(total=max(total, 1), progress=min(done, max(total, 1)))
-        amount = f"{fmt.size(done)} / {fmt.size(total)}"
-        self.query_one(".blob-bytes", Static).update(amount, layout=False)
-        self.query_one(".blob-speed", Static).update(speed, layout=False)
-        state_widget = self.query_one(".blob-state", Static)
-        state_widget.update(state, layout=False)
-        for name in STATE_WORDS:
-            state_widget.set_class(name == state_class, f"-{name}")
+        if shown != self._shown:
+            self._shown = shown
+            self.refresh()
+
+    def render(self) -> Text:
+        done, total, speed, state, state_class = self._shown
+        style = self.get_component_rich_style
+        width = self.size.width
+        bar_width = max(4, width - self.LABEL_WIDTH - self.TAIL_WIDTH - 2)
+        fraction = min(1.0, done / total) if total > 0 else 0.0
+        filled = round(bar_width * fraction)
+        finished = state_class in ("done", "present")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(self._label[: self.LABEL_WIDTH - 1].ljust(self.LABEL_WIDTH))
+        text.append("━" * filled, style("blob-line--bar-done" if finished else "blob-line--bar"))
+        text.append("━" * (bar_width - filled), style("blob-line--bar-empty"))
+        text.append(f" {100 * fraction:3.0f}%" if total > 0 else "     ")
+        amount = f"{fmt.size(done)} / {fmt.size(total)}" if total > 0 else ""
+        text.append(amount.rjust(21))
+        text.append(speed.rjust(12))
+        word_style = {
+            "done": "blob-line--done",
+            "present": "blob-line--done",
+            "retrying": "blob-line--retrying",
+            "failed": "blob-line--failed",
+        }.get(state_class, "blob-line--muted")
+        text.append("  ")
+        text.append(fmt.one_line(state, 24), style(word_style))
+        return text
 
 
 class DownloadView(Vertical, can_focus=True):
@@ -320,9 +349,18 @@ class DownloadsPanel(Vertical):
             super().__init__()
             self.view = view
 
-    def __init__(self, *, id: str = "downloads", jobs: int = 4, clock: Clock | None = None) -> None:  # noqa: A002
+    def __init__(
+        self,
+        *,
+        id: str = "downloads",  # noqa: A002
+        jobs: int = 4,
+        clock: Clock | None = None,
+        in_process: bool = False,
+    ) -> None:
         super().__init__(id=id, classes="pane")
         self.jobs = jobs
+        #: Pull in this process rather than a child (tests that fake the network need it).
+        self.in_process = in_process
         self.clock: Clock = clock or time.monotonic
         self.border_title = "Downloads"
         self._timer: Timer | None = None
@@ -381,9 +419,28 @@ class DownloadsPanel(Vertical):
         resolved = await session.resolve_for_download(
             request.reference, request.digest, request.platform, request.index
         )
-        puller = Puller(session.client, jobs=self.jobs, on_event=view.handle_event)
-        return await puller.pull(
-            request.reference, request.destination, platform=request.platform, resolved=resolved
+        client = session.client
+        if self.in_process:
+            puller = Puller(client, jobs=self.jobs, on_event=view.handle_event)
+            return await puller.pull(
+                request.reference, request.destination, platform=request.platform, resolved=resolved
+            )
+        # The pull itself runs in a child process: see pull_in_subprocess for why. It is
+        # given the manifest by digest, at the address the client really uses.
+        auth = client.auth
+        credential = auth.credential if isinstance(auth, RegistryAuth) else None
+        if credential is not None and not credential.source.startswith(("--username", "login")):
+            credential = None  # from the user's files: the child finds it there itself
+        target = Reference(client.registry, request.reference.repository, digest=request.digest)
+        return await pull_in_subprocess(
+            target,
+            request.destination,
+            ref_name=default_ref_name(request.reference),
+            platform=resolved.platform,
+            jobs=self.jobs,
+            options=client.options,
+            credential=credential,
+            on_event=view.handle_event,
         )
 
     def _ensure_timer(self) -> None:
