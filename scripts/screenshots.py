@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -25,19 +26,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from regtui.core.client import RegistryClient, TransportOptions, connect  # noqa: E402
+from regtui.core.credentials import Credential  # noqa: E402
 from regtui.core.manifest import Platform  # noqa: E402
 from regtui.core.reference import Registry  # noqa: E402
 from regtui.demo import DemoRegistry, ensure_demo_store  # noqa: E402
 from regtui.ui import session  # noqa: E402
 from regtui.ui.app import RegtuiApp, make_app  # noqa: E402
+from regtui.ui.session import ClientFactory  # noqa: E402
 
 DISPLAY_HOST = "registry.demo"
 SIZE = (160, 42)
 
 
-def _factory(address: str) -> Callable[[Registry, TransportOptions | None], RegistryClient]:
-    def factory(registry: Registry, options: TransportOptions | None = None) -> RegistryClient:
-        return connect(address if registry.host == DISPLAY_HOST else registry.host, options)
+def _factory(address: str) -> ClientFactory:
+    def factory(
+        registry: Registry,
+        options: TransportOptions | None = None,
+        *,
+        credential: Credential | None = None,
+    ) -> RegistryClient:
+        host = address if registry.host == DISPLAY_HOST else registry.host
+        return connect(host, options, credential=credential)
 
     return factory
 
@@ -92,7 +101,7 @@ async def take(out: Path, address: str, downloads: Path) -> list[Path]:
         app = make_app(
             target,
             client_factory=_factory(address),
-            download_dir=downloads / name,
+            download_dir=downloads,
             recent_path=downloads / "recent.json",
         )
         app.cursor_blink = False
@@ -102,8 +111,7 @@ async def take(out: Path, address: str, downloads: Path) -> list[Path]:
             path = out / f"{name}.svg"
             app.save_screenshot(path.name, path=str(out))
             written.append(path)
-            for worker in app.workers:
-                worker.cancel()
+        # Leaving run_test quits the app, which stops a running download cleanly.
     return written
 
 
@@ -116,11 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     # The same picture on every machine: pretend to run on linux/amd64.
     session.host_platform = lambda: Platform("linux", "amd64")  # type: ignore[attr-defined]
     store = ensure_demo_store()
-    with (
-        DemoRegistry(store, rate=args.rate) as registry,
-        tempfile.TemporaryDirectory(prefix="regtui-shots-") as tmp,
-    ):
-        written = asyncio.run(take(args.out, registry.address, Path(tmp)))
+    # A fixed folder, so the path in the download shot does not change from run to run.
+    downloads = Path(tempfile.gettempdir()) / "regtui-screenshots"
+    shutil.rmtree(downloads, ignore_errors=True)
+    try:
+        with DemoRegistry(store, rate=args.rate) as registry:
+            written = asyncio.run(take(args.out, registry.address, downloads))
+    finally:
+        shutil.rmtree(downloads, ignore_errors=True)
     for path in written:
         print(path)
     return 0

@@ -870,6 +870,30 @@ def event_from_json(line: str) -> PullEvent:
     return cls(**doc)
 
 
+async def _stop_child(proc: asyncio.subprocess.Process, grace: float = 10.0) -> None:
+    """SIGINT, then wait up to ``grace`` seconds (SIGKILL after), whatever cancels us."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    killed = False
+    while proc.returncode is None:
+        left = deadline - loop.time()
+        if left <= 0 and not killed:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            killed, deadline = True, loop.time() + 2.0
+            continue
+        if left <= 0:
+            return  # killed and still not reaped: give up waiting, never hang a quit
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.wait()), left)
+        except (asyncio.CancelledError, TimeoutError):
+            continue
+
+
 async def pull_in_subprocess(
     ref: Reference,
     dest: Path,
@@ -928,15 +952,9 @@ async def pull_in_subprocess(
             on_event(event)
         await proc.wait()
     except BaseException:
-        # Cancelled: stop the child as Ctrl-C would (it tidies up), then make sure.
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(asyncio.shield(proc.wait()), 10)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
+        # Cancelled: stop the child as Ctrl-C would (it tidies up), and see it out even if
+        # cancelled again meanwhile (an app quitting cancels everything once more).
+        await _stop_child(proc)
         errors.cancel()
         raise
     stderr = (await errors).decode(errors="replace")

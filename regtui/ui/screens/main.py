@@ -140,7 +140,7 @@ class MainScreen(Screen[None]):
             yield TagTable()
             yield PlatformList()
             yield LayerTable()
-        panel = DownloadsPanel(jobs=self.jobs, clock=self.clock)
+        panel = self._downloads_panel = DownloadsPanel(jobs=self.jobs, clock=self.clock)
         panel.display = False
         yield panel
         yield KeyBar()
@@ -198,6 +198,9 @@ class MainScreen(Screen[None]):
             self._focus(self.tag_pane)
 
     async def on_unmount(self) -> None:
+        # Quitting stops running downloads the way Ctrl-C stops `regtui pull`: their
+        # layouts stay valid and what was fetched resumes next time.
+        await self._downloads_panel.stop_all()  # (already out of the DOM here)
         if self.session is not None:
             await self.session.aclose()
 

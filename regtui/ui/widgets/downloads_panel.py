@@ -11,6 +11,8 @@ Finished, failed and cancelled downloads stay listed with their result.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -54,6 +56,8 @@ Clock = Callable[[], float]
 #: Redraws per second of running downloads (the bars move smoothly at 5; every redraw
 #: takes the GIL from the transfer threads, see bench/tui_responsiveness.py).
 REFRESH_HZ = 5
+#: Longest wait, when quitting, for running pulls to stop cleanly.
+STOP_TIMEOUT = 15.0
 
 STATE_WORDS = {
     "waiting": "waiting",
@@ -442,6 +446,19 @@ class DownloadsPanel(Vertical):
             credential=credential,
             on_event=view.handle_event,
         )
+
+    async def stop_all(self) -> None:
+        """Cancel the running downloads and wait (bounded) until their pulls have stopped."""
+        workers = [v.worker for v in self.running_views() if v.worker is not None]
+        for worker in workers:
+            worker.cancel()
+
+        async def stopped(worker: Worker[Any]) -> None:
+            with contextlib.suppress(Exception):
+                await worker.wait()
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(stopped(w) for w in workers)), STOP_TIMEOUT)
 
     def _ensure_timer(self) -> None:
         if self._timer is None:
