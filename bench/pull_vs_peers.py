@@ -146,7 +146,12 @@ def build_layout(path: Path, total_mb: float) -> list[tuple[str, int]]:
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Run ``cmd``; return (wall seconds, peak RSS in MB of that process)."""
+    """Run ``cmd``; return (wall seconds, peak RSS in MB of that process).
+
+    Dirty pages of the previous run are written out first (not timed), so no tool pays
+    for another's writeback.
+    """
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -212,43 +217,27 @@ def main() -> None:
             shutil.rmtree(work / "src")
             times: dict[str, list[float]] = {"regtui": [], "skopeo": [], "python-dxf": []}
             rss: list[int] = []
+            tools = ["regtui", "skopeo", "python-dxf"]
+            tools = [t for t in tools if not (t == "skopeo" and "skopeo" in args.skip)]
+            tools = [t for t in tools if not (t == "python-dxf" and "dxf" in args.skip)]
             for run in range(args.runs):
                 dest = work / f"out-{run}"
-                wall, peak = timed(
-                    [
-                        *regtui,
-                        "pull",
-                        "-q",
-                        "-j",
-                        str(args.jobs),
-                        "-o",
-                        str(dest / "regtui"),
-                        f"{host}/bench/big:1.0",
-                    ]
-                )
-                times["regtui"].append(wall)
-                rss.append(peak)
-                if "skopeo" not in args.skip:
-                    times["skopeo"].append(
-                        timed(
-                            [
-                                "skopeo",
-                                "copy",
-                                "--quiet",
-                                "--src-tls-verify=false",
-                                f"docker://{host}/bench/big:1.0",
-                                f"oci:{dest / 'skopeo'}:1.0",
-                            ]
-                        )[0]
-                    )
-                if "dxf" not in args.skip:
-                    (dest / "dxf").mkdir(parents=True)
-                    times["python-dxf"].append(
-                        timed(
-                            [python, "-c", DXF_SCRIPT, host, "bench/big", str(dest / "dxf")]
-                            + [f"{d}={s}" for d, s in blobs]
-                        )[0]
-                    )
+                (dest / "dxf").mkdir(parents=True)
+                commands = {
+                    "regtui": [*regtui, "pull", "-q", "-j", str(args.jobs), "-o",
+                               str(dest / "regtui"), f"{host}/bench/big:1.0"],
+                    "skopeo": ["skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                               f"docker://{host}/bench/big:1.0", f"oci:{dest / 'skopeo'}:1.0"],
+                    "python-dxf": [python, "-c", DXF_SCRIPT, host, "bench/big", str(dest / "dxf"),
+                                   *(f"{d}={s}" for d, s in blobs)],
+                }  # fmt: skip
+                # Rotate who goes first, so no tool always meets a warmer or cooler machine.
+                order = tools[run % len(tools) :] + tools[: run % len(tools)]
+                for tool in order:
+                    wall, peak = timed(commands[tool])
+                    times[tool].append(wall)
+                    if tool == "regtui":
+                        rss.append(peak)
                 shutil.rmtree(dest)
                 line = "  ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items() if v)
                 print(f"run {run + 1}: {line}", flush=True)

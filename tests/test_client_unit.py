@@ -842,21 +842,35 @@ async def test_docker_hub_api_host_is_used() -> None:
     assert rec.requests[0].url.host == "registry-1.docker.io"
 
 
-async def test_loopback_without_scheme_falls_back_to_http_when_https_fails() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.scheme == "https":
-            raise httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number")
-        return _json({"tags": ["x"]})
-
-    client, rec = client_for(handler, "127.0.0.1:5000")
+async def test_loopback_without_scheme_uses_plain_http() -> None:
+    client, rec = client_for(lambda r: _json({"tags": ["x"]}), "127.0.0.1:5000")
     async with client:
         assert await client.list_tags("app") == ["x"]
         assert await client.base_url() == "http://127.0.0.1:5000"
-    assert [r.url.scheme for r in rec.requests] == ["https", "http"]  # probed once
+    assert [r.url.scheme for r in rec.requests] == ["http", "http"]  # probed once
 
 
-async def test_loopback_without_scheme_prefers_https() -> None:
-    client, _rec = client_for(lambda r: _json({"tags": []}), "localhost:5000")
+async def test_loopback_tls_server_is_recognised_by_its_answer_to_plain_http() -> None:
+    # Go (distribution) and nginx answer a plain request on a TLS port with such a 400.
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            return httpx.Response(400, text="Client sent an HTTP request to an HTTPS server.")
+        return _json({"tags": ["x"]})
+
+    client, rec = client_for(handler, "localhost:5000")
+    async with client:
+        assert await client.list_tags("app") == ["x"]
+        assert await client.base_url() == "https://localhost:5000"
+    assert [r.url.scheme for r in rec.requests] == ["http", "https"]
+
+
+async def test_loopback_server_dropping_plain_http_gets_https() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return _json({"tags": []})
+
+    client, _rec = client_for(handler, "localhost:5000")
     async with client:
         assert await client.base_url() == "https://localhost:5000"
 

@@ -378,18 +378,29 @@ class RegistryClient:
             )
         self.auth = auth
         self.retry = self.options.retry
-        self._ssl_context = self.options.ssl_context()
+        self._ssl: ssl.SSLContext | None = None
+        self._ssl_lock = threading.Lock()
         self._blob_http: httpx.Client | None = None
         self._blob_http_lock = threading.Lock()
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        proxied = bool(urllib.request.getproxies())
+        if transport is None and not proxied:
+            # Loading the CA bundle costs ~50 ms: a plain-HTTP (loopback) registry never
+            # pays it, unless a redirect leads to HTTPS storage.
+            transport = _SchemeTransport(
+                http=httpx.AsyncHTTPTransport(verify=_NO_TLS, limits=limits),
+                https=lambda: httpx.AsyncHTTPTransport(verify=self.ssl_context, limits=limits),
+            )
         self._client = httpx.AsyncClient(
             http1=True,
             http2=False,
             follow_redirects=True,
             timeout=self.options.timeouts.to_httpx(),
-            verify=self._ssl_context,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+            # Only used when proxies from the environment need httpx's own transports.
+            verify=self.ssl_context if transport is None else _NO_TLS,
+            limits=limits,
             headers={"User-Agent": USER_AGENT},
             auth=auth,
             transport=transport,
@@ -411,6 +422,14 @@ class RegistryClient:
         if self._blob_http is not None:
             self._blob_http.close()
 
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context (CA bundle, ``--ca-file``, ``--insecure``), made on first use."""
+        with self._ssl_lock:
+            if self._ssl is None:
+                self._ssl = self.options.ssl_context()
+            return self._ssl
+
     def blob_http(self) -> httpx.Client:
         """A synchronous httpx client for blob transfers in worker threads.
 
@@ -425,14 +444,15 @@ class RegistryClient:
                 transport = None
                 if not urllib.request.getproxies():
                     transport = BlobTransport(
-                        ssl_context=self._ssl_context,
+                        ssl_context=lambda: self.ssl_context,
                         connect_timeout=timeouts.connect,
                         read_timeout=timeouts.read,
                     )
                 self._blob_http = httpx.Client(
                     follow_redirects=True,
                     timeout=timeouts.to_httpx(),
-                    verify=self._ssl_context,
+                    # Only used with environment proxies (then httpx's transport is used).
+                    verify=self.ssl_context if transport is None else _NO_TLS,
                     # Blob bytes are verified as stored: never let a server re-encode them.
                     headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
                     auth=self.auth,
@@ -477,6 +497,20 @@ class RegistryClient:
             return f"{self.registry.scheme}://{host}"
         if not (self.registry.is_loopback or self.options.insecure):
             return f"https://{host}"
+        if self.registry.is_loopback:
+            # Local registries are almost always plain HTTP: ask that way first. A TLS
+            # server answers a plain request with a 400 that says so (Go, nginx) or drops
+            # the connection; either way it gets HTTPS.
+            try:
+                response = await self._client.get(
+                    f"http://{host}/v2/", timeout=httpx.Timeout(5.0), auth=None
+                )
+                body = await _read_capped(response, MAX_ERROR_BODY, what="/v2/ answer")
+            except (httpx.TransportError, RegtuiError):
+                return f"https://{host}"
+            if response.status_code == 400 and b"https" in body.lower():
+                return f"https://{host}"
+            return f"http://{host}"
         try:
             response = await self._client.get(
                 f"https://{host}/v2/", timeout=httpx.Timeout(5.0), auth=None
@@ -921,6 +955,35 @@ def short_digest(digest: str) -> str:
 def sha256_hex(data: bytes) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+class _SchemeTransport(httpx.AsyncBaseTransport):
+    """Plain HTTP through one transport; HTTPS through another, built on first use."""
+
+    def __init__(
+        self, *, http: httpx.AsyncBaseTransport, https: Callable[[], httpx.AsyncBaseTransport]
+    ) -> None:
+        self._http = http
+        self._make_https = https
+        self._https: httpx.AsyncBaseTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme != "https":
+            return await self._http.handle_async_request(request)
+        if self._https is None:
+            self._https = self._make_https()
+        return await self._https.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        if self._https is not None:
+            await self._https.aclose()
+
+
+#: A context for transports that never speak TLS (cheap: no CA bundle is loaded).
+_NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+_NO_TLS.check_hostname = False
+_NO_TLS.verify_mode = ssl.CERT_NONE
 
 
 def connect(

@@ -137,7 +137,7 @@ class BlobTransport(httpx.BaseTransport):
     def __init__(
         self,
         *,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext],
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         max_idle_per_host: int = 8,
@@ -150,8 +150,11 @@ class BlobTransport(httpx.BaseTransport):
     def _connect(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection
         if scheme == "https":
+            context = self._ssl_context
+            if not isinstance(context, ssl.SSLContext):  # made on first use (loads CAs)
+                context = self._ssl_context = context()
             conn = http.client.HTTPSConnection(
-                host, port, timeout=self._connect_timeout, context=self._ssl_context
+                host, port, timeout=self._connect_timeout, context=context
             )
         else:
             conn = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
