@@ -996,7 +996,8 @@ def test_upper_case_first_component_is_a_host_as_in_docker() -> None:
     # Docker's grammar reads an upper-case first component as a registry host, so
     # 'UPPER/case' names the repository 'case' on host 'UPPER': a network error, one line.
     ref = parse_reference("UPPER/case")
-    assert (ref.registry.host, ref.repository) == ("upper", "case")
+    # (the host keeps its case, so that printing and re-reading the reference agree).
+    assert (ref.registry.host, ref.repository) == ("UPPER", "case")
     run = run_cli("inspect", "--connect-timeout", "2", "UPPER/case")
     assert run.code in (1, 2)
     assert run.error_line()
