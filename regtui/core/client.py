@@ -9,7 +9,6 @@ manifest types and maps every failure to a typed :mod:`regtui.core.errors` excep
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
 import ssl
@@ -945,16 +944,6 @@ def _short(digest: str) -> str:
 def _safe_url(url: httpx.URL) -> str:
     """The URL without userinfo or query (which may hold signed-URL secrets)."""
     return str(url.copy_with(query=None, fragment=None, username=None, password=None))
-
-
-def short_digest(digest: str) -> str:
-    """``sha256:0123456789ab`` for display."""
-    return _short(digest)
-
-
-def sha256_hex(data: bytes) -> str:
-    """Hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
 
 
 class _SchemeTransport(httpx.AsyncBaseTransport):

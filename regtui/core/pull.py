@@ -22,13 +22,14 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
@@ -608,7 +609,7 @@ class _BlobDownload:
         self.ctx.post(BlobDone(self.desc.digest, size, self.job.fetched))
 
     @contextlib.contextmanager
-    def _open_partial(self):  # type: ignore[no-untyped-def]
+    def _open_partial(self) -> Iterator[io.FileIO]:
         """Open the partial file, resuming (and re-hashing) what an earlier run left."""
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o644)
@@ -625,8 +626,7 @@ class _BlobDownload:
             f.seek(self.job.done)
             yield f
 
-    def _restart(self, f: object) -> None:
-        assert hasattr(f, "truncate") and hasattr(f, "seek")
+    def _restart(self, f: io.FileIO) -> None:
         f.truncate(0)
         f.seek(0)
         self.hasher = hashlib.new(self.algorithm)
@@ -645,7 +645,7 @@ class _BlobDownload:
         if self.ctx.cancel.wait(delay):
             raise _Cancelled()
 
-    def _transfer(self, f: object) -> None:
+    def _transfer(self, f: io.FileIO) -> None:
         """One request: stream what is missing into ``f``. Raises ``_Retry`` when transient."""
         size = self.desc.size
         offset = self.job.done
@@ -696,9 +696,8 @@ class _BlobDownload:
         finally:
             self.job.stream = None
 
-    def _pump(self, response: httpx.Response, f: object) -> None:
+    def _pump(self, response: httpx.Response, f: io.FileIO) -> None:
         """Copy the body into the partial file, hashing as it goes, never past ``size``."""
-        assert hasattr(f, "write")
         size = self.desc.size
         raw = response.extensions.get(READINTO_EXTENSION)
         cancel = self.ctx.cancel
