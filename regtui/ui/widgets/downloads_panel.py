@@ -135,7 +135,8 @@ class BlobLine(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(self._label[: self.LABEL_WIDTH - 1].ljust(self.LABEL_WIDTH))
         text.append("━" * filled, style("blob-line--bar-done" if finished else "blob-line--bar"))
-        text.append("━" * (bar_width - filled), style("blob-line--bar-empty"))
+        # A lighter line for the rest, so the bar reads even without colours (NO_COLOR).
+        text.append("─" * (bar_width - filled), style("blob-line--bar-empty"))
         text.append(f" {100 * fraction:3.0f}%" if total > 0 else "     ")
         amount = f"{fmt.size(done)} / {fmt.size(total)}" if total > 0 else ""
         text.append(amount.rjust(21))
