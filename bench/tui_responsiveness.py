@@ -11,7 +11,8 @@ skopeo. Then, in one run:
 * **first rows**: from ``make_app`` to the first repository rows in the table, and to the
   whole catalog (the app runs headless, as in the tests, and draws every frame);
 * **pull**: ``regtui pull`` (the CLI, a separate process) against the same image pulled from
-  the TUI by pressing ``d``, alternating, each into a fresh directory (median wall time);
+  the TUI by pressing ``d``, in rotating order, each into a fresh directory after a
+  ``sync`` (median wall time);
 * **pane switch while downloading**: during each TUI pull, ``tab`` is pressed every 0.4 s and
   the time until the app has handled the key (focus moved, every widget idle) is recorded.
 
@@ -220,23 +221,41 @@ def main() -> None:
             cli_times, quiet_times, tui_times, switches = [], [], [], []
             for run in range(args.runs):
                 dest = work / f"pull-{run}"
-                cli_times.append(cli_pull(registry.host, "bench/big:1.0", dest / "cli", args.jobs))
-                quiet, _ = asyncio.run(
-                    tui_pull(
-                        registry.host, "bench/big:1.0", dest / "quiet", args.jobs, switch=False
+                latencies: list[float] = []
+
+                def pull_cli(dest: Path = dest) -> None:
+                    cli_times.append(
+                        cli_pull(registry.host, "bench/big:1.0", dest / "cli", args.jobs)
                     )
-                )
-                quiet_times.append(quiet)
-                seconds, latencies = asyncio.run(
-                    tui_pull(registry.host, "bench/big:1.0", dest / "tui", args.jobs)
-                )
-                tui_times.append(seconds)
+
+                def pull_quiet(dest: Path = dest) -> None:
+                    seconds, _ = asyncio.run(
+                        tui_pull(
+                            registry.host, "bench/big:1.0", dest / "quiet", args.jobs, switch=False
+                        )
+                    )
+                    quiet_times.append(seconds)
+
+                def pull_switching(dest: Path = dest, latencies: list[float] = latencies) -> None:
+                    seconds, found = asyncio.run(
+                        tui_pull(registry.host, "bench/big:1.0", dest / "tui", args.jobs)
+                    )
+                    tui_times.append(seconds)
+                    latencies.extend(found)
+
+                # Rotate who goes first, and let the previous gigabyte reach the disk before
+                # each pull: writeback of one pull otherwise slows the next one.
+                order = [pull_cli, pull_quiet, pull_switching]
+                order = order[run % 3 :] + order[: run % 3]
+                for pull in order:
+                    os.sync()
+                    pull()
                 switches.extend(latencies)
                 shutil.rmtree(dest)
                 worst = max(latencies) * 1000 if latencies else float("nan")
                 print(
-                    f"pull {run + 1}: cli {cli_times[-1]:.2f}s  tui {quiet:.2f}s  "
-                    f"tui+tab {seconds:.2f}s ({len(latencies)} pane switches, "
+                    f"pull {run + 1}: cli {cli_times[-1]:.2f}s  tui {quiet_times[-1]:.2f}s  "
+                    f"tui+tab {tui_times[-1]:.2f}s ({len(latencies)} pane switches, "
                     f"worst {worst:.0f} ms)",
                     flush=True,
                 )

@@ -32,8 +32,10 @@ from regtui.core.pull import (
     PullEvent,
     PullFinished,
     PullPlanned,
+    discard_pull_process,
     event_from_json,
     pull_in_subprocess,
+    start_pull_process,
 )
 from regtui.core.reference import parse_reference
 
@@ -516,3 +518,62 @@ async def test_pull_in_subprocess_reports_the_childs_error(tmp_path: Path) -> No
             ref, tmp_path / "o", ref_name="x", platform=None, jobs=1,
             options=TransportOptions(), credential=None, on_event=lambda e: None,
         )  # fmt: skip
+
+
+async def test_pull_in_a_process_started_ahead_of_time(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    seeded = image.manifests["linux/arm64/v8"]
+    ref = parse_reference(f"{registry.host}/{image.repo}@{seeded.digest}")
+    process = await start_pull_process()
+    events: list[PullEvent] = []
+    result = await pull_in_subprocess(
+        ref, tmp_path / "o", ref_name="1.0", platform=parse_platform("linux/arm64/v8"), jobs=4,
+        options=TransportOptions(), credential=None, on_event=events.append, process=process,
+    )  # fmt: skip
+    assert process.returncode == 0  # that process did the pull
+    assert result.manifest_digest == seeded.digest
+    assert isinstance(events[0], PullPlanned) and isinstance(events[-1], PullFinished)
+    assert_layout_sound(tmp_path / "o")
+    [entry] = index_entries(tmp_path / "o")
+    assert entry["annotations"]["org.opencontainers.image.ref.name"] == "1.0"  # type: ignore[index]
+
+
+async def test_a_dead_process_started_ahead_of_time_is_replaced(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    image = registry.images["multi"]
+    seeded = image.manifests["linux/amd64"]
+    ref = parse_reference(f"{registry.host}/{image.repo}@{seeded.digest}")
+    process = await start_pull_process()
+    process.kill()
+    await process.wait()
+    result = await pull_in_subprocess(
+        ref, tmp_path / "o", ref_name="1.0", platform=parse_platform("linux/amd64"), jobs=2,
+        options=TransportOptions(), credential=None, on_event=lambda e: None, process=process,
+    )  # fmt: skip
+    assert result.manifest_digest == seeded.digest
+    assert_layout_sound(tmp_path / "o")
+
+
+async def test_an_unused_process_started_ahead_of_time_exits_quietly() -> None:
+    process = await start_pull_process()
+    assert process.stderr is not None
+    await discard_pull_process(process)
+    assert process.returncode == 0
+    assert await process.stderr.read() == b""
+
+
+def test_the_pull_worker_refuses_anything_but_a_pull() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "regtui.pullworker"],
+        input='["ls", "127.0.0.1:9"]\n',
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "regtui: error: the pull worker was given something other than a pull"
+    )

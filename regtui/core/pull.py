@@ -893,6 +893,53 @@ async def _stop_child(proc: asyncio.subprocess.Process, grace: float = 10.0) -> 
             continue
 
 
+async def start_pull_process() -> asyncio.subprocess.Process:
+    """Start a pull child ahead of time (``python -m regtui.pullworker``), for the next pull.
+
+    Starting Python and importing the pull code costs ~0.3 s of a download's time; a UI
+    that expects a download starts one early and passes it to :func:`pull_in_subprocess`.
+    A child that is never given a job exits when its stdin closes (:func:`discard_pull_process`,
+    or the parent's end of the pipe going away with the parent).
+    """
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regtui.pullworker",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def discard_pull_process(process: asyncio.subprocess.Process) -> None:
+    """End a child from :func:`start_pull_process` that will not be given a job."""
+    if process.returncode is None and process.stdin is not None:
+        process.stdin.close()  # no job: it exits by itself
+    try:
+        await asyncio.wait_for(process.wait(), 2.0)
+    except TimeoutError:  # still importing, or stuck: not worth waiting for
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+async def _hand_job(
+    process: asyncio.subprocess.Process, args: list[str], secret: bytes
+) -> asyncio.subprocess.Process | None:
+    """Give a waiting child its job; None when it is gone (the caller starts a new one)."""
+    if process.returncode is not None or process.stdin is None:
+        await discard_pull_process(process)
+        return None
+    try:
+        process.stdin.write(json.dumps(args).encode() + b"\n" + secret)
+        await process.stdin.drain()
+        process.stdin.close()
+    except (BrokenPipeError, ConnectionResetError):
+        await discard_pull_process(process)
+        return None
+    return process
+
+
 async def pull_in_subprocess(
     ref: Reference,
     dest: Path,
@@ -903,6 +950,7 @@ async def pull_in_subprocess(
     options: TransportOptions,
     credential: Credential | None,
     on_event: EventSink,
+    process: asyncio.subprocess.Process | None = None,
 ) -> PullResult:
     """Run ``regtui pull --events json`` in a child process and relay its events.
 
@@ -913,8 +961,11 @@ async def pull_in_subprocess(
     Credentials typed by the user go through the child's stdin, never its arguments;
     the child finds file-based credentials itself. Cancelling interrupts the child like
     Ctrl-C, which leaves the layout valid and partial downloads resumable.
+
+    ``process``, from :func:`start_pull_process`, is a child already started and waiting
+    for its job (one that has died meanwhile is replaced by a new one).
     """
-    args = [sys.executable, "-m", "regtui", "pull", "--events", "json", "-q"]
+    args = ["pull", "--events", "json", "-q"]
     args += ["-o", str(dest), "--name", ref_name, "-j", str(jobs)]
     if platform is not None:
         args += ["--platform", str(platform)]
@@ -929,15 +980,21 @@ async def pull_in_subprocess(
         args += ["--username", credential.username or "", "--password-stdin"]
         secret = (credential.password or "").encode() + b"\n"
     args.append(str(ref))
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    proc.stdin.write(secret)
-    proc.stdin.close()
+    proc = await _hand_job(process, args, secret) if process is not None else None
+    if proc is None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "regtui",
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(secret)
+        proc.stdin.close()
+    assert proc.stdout is not None and proc.stderr is not None
     errors = asyncio.ensure_future(proc.stderr.read())
     result: PullResult | None = None
     try:

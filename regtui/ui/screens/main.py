@@ -193,6 +193,7 @@ class MainScreen(Screen[None]):
             reference = target.digest or target.tag
             assert reference is not None
             self.platform_pane.load(session, repository, reference)
+            self._downloads_panel.prepare()  # a download is now a key away
             self._focus(self.platform_pane)
         else:
             self._focus(self.tag_pane)
@@ -201,6 +202,7 @@ class MainScreen(Screen[None]):
         # Quitting stops running downloads the way Ctrl-C stops `regtui pull`: their
         # layouts stay valid and what was fetched resumes next time.
         await self._downloads_panel.stop_all()  # (already out of the DOM here)
+        await self._downloads_panel.discard_spare()
         if self.session is not None:
             await self.session.aclose()
 
@@ -214,6 +216,7 @@ class MainScreen(Screen[None]):
         self.layer_pane.reset()
         if event.tag:
             self.platform_pane.load(self.session, event.repository, event.tag)
+            self._downloads_panel.prepare()  # a download is now a key away
             self._focus(self.platform_pane)
         else:
             self._focus(self.tag_pane)
@@ -223,6 +226,7 @@ class MainScreen(Screen[None]):
         if self.session is None:
             return
         self.platform_pane.load(self.session, event.repository, event.tag)
+        self._downloads_panel.prepare()  # a download is now a key away
         self.layer_pane.reset()
         self._focus(self.platform_pane)
 

@@ -45,7 +45,9 @@ from regtui.core.pull import (
     PullPlanned,
     PullResult,
     default_ref_name,
+    discard_pull_process,
     pull_in_subprocess,
+    start_pull_process,
 )
 from regtui.core.reference import Reference
 from regtui.progress import BlobRow, TransferStats
@@ -370,6 +372,9 @@ class DownloadsPanel(Vertical):
         self.border_title = "Downloads"
         self._timer: Timer | None = None
         self._views: dict[str, DownloadView] = {}
+        #: A pull child started ahead of time (see prepare), and whether one is starting.
+        self._spare: asyncio.subprocess.Process | None = None
+        self._spare_starting = False
 
     def compose(self) -> Iterable[Any]:
         yield Static("No downloads yet: press d on a platform", classes="downloads-empty")
@@ -398,6 +403,42 @@ class DownloadsPanel(Vertical):
         self.display = True
         self._update_counts()
         return view
+
+    def prepare(self) -> None:
+        """Start a pull process ahead of time: the next download then starts at once.
+
+        Called when the user opens a tag (a download is a key away). Starting Python and
+        importing the pull code takes ~0.3 s, which would otherwise delay every download
+        started from the TUI against ``regtui pull`` (bench/tui_responsiveness.py).
+        """
+        if self.in_process or self._spare is not None or self._spare_starting:
+            return
+        if not self.is_attached:  # the screen is closing
+            return
+        self._spare_starting = True
+        self.run_worker(self._start_spare(), group="spare-pull", exit_on_error=False)
+
+    async def _start_spare(self) -> None:
+        try:
+            spare = await start_pull_process()
+        except OSError:
+            return  # downloads will start their own process and say what is wrong
+        finally:
+            self._spare_starting = False
+        if self.is_attached:
+            self._spare = spare
+        else:  # the screen went away while it started
+            await discard_pull_process(spare)
+
+    def _take_spare(self) -> asyncio.subprocess.Process | None:
+        spare, self._spare = self._spare, None
+        return spare
+
+    async def discard_spare(self) -> None:
+        """End the process started ahead of time, if any (the screen is closing)."""
+        spare = self._take_spare()
+        if spare is not None:
+            await discard_pull_process(spare)
 
     def start(self, request: DownloadRequest, session: BrowserSession) -> DownloadView | None:
         """Pull ``request`` in the background; None when that exact pull is already running."""
@@ -446,6 +487,7 @@ class DownloadsPanel(Vertical):
             options=client.options,
             credential=credential,
             on_event=view.handle_event,
+            process=self._take_spare(),
         )
 
     async def stop_all(self) -> None:
@@ -491,6 +533,9 @@ class DownloadsPanel(Vertical):
         del self._views[worker.name]
         self._update_counts()
         self.post_message(self.DownloadFinished(view))
+        if not self.running_views():
+            # Ready for the next one; not while pulls run, not to take their CPU.
+            self.prepare()
 
     def _update_counts(self) -> None:
         views = self.views
