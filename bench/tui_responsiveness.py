@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench.pull_vs_peers import build_layout  # noqa: E402
+from bench.pull_vs_peers import build_layout, precompile  # noqa: E402
 from regtui.ui.app import RegtuiApp, make_app  # noqa: E402
 from regtui.ui.screens.main import MainScreen  # noqa: E402
 from regtui.ui.widgets.downloads_panel import DownloadsPanel  # noqa: E402
@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=float, default=1024)
     parser.add_argument("--jobs", type=int, default=4)
     args = parser.parse_args()
+    precompile()
     for tool in ("docker-registry", "skopeo"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (apt-get install docker-registry skopeo)")
