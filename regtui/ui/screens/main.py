@@ -192,8 +192,7 @@ class MainScreen(Screen[None]):
         if target.tag or target.digest:
             reference = target.digest or target.tag
             assert reference is not None
-            self.platform_pane.load(session, repository, reference)
-            self._downloads_panel.prepare()  # a download is now a key away
+            self._load_platforms(session, repository, reference)
             self._focus(self.platform_pane)
         else:
             self._focus(self.tag_pane)
@@ -207,6 +206,11 @@ class MainScreen(Screen[None]):
             await self.session.aclose()
 
     # Drilling down ----------------------------------------------------------------------------
+    def _load_platforms(self, session: BrowserSession, repository: str, reference: str) -> None:
+        """Show the platforms of a tag (or digest); a download is now a key away."""
+        self.platform_pane.load(session, repository, reference)
+        self._downloads_panel.prepare()
+
     @on(RepositoryList.RepositorySelected)
     def _repository_selected(self, event: RepositoryList.RepositorySelected) -> None:
         if self.session is None:
@@ -215,8 +219,7 @@ class MainScreen(Screen[None]):
         self.platform_pane.reset()
         self.layer_pane.reset()
         if event.tag:
-            self.platform_pane.load(self.session, event.repository, event.tag)
-            self._downloads_panel.prepare()  # a download is now a key away
+            self._load_platforms(self.session, event.repository, event.tag)
             self._focus(self.platform_pane)
         else:
             self._focus(self.tag_pane)
@@ -225,8 +228,7 @@ class MainScreen(Screen[None]):
     def _tag_selected(self, event: TagTable.TagSelected) -> None:
         if self.session is None:
             return
-        self.platform_pane.load(self.session, event.repository, event.tag)
-        self._downloads_panel.prepare()  # a download is now a key away
+        self._load_platforms(self.session, event.repository, event.tag)
         self.layer_pane.reset()
         self._focus(self.platform_pane)
 

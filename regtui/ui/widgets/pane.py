@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
@@ -20,7 +19,6 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
-from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker, WorkerState
 
 from regtui.core.client import RegistryClient
@@ -28,13 +26,6 @@ from regtui.ui.session import describe_error, login_may_help
 from regtui.ui.widgets.table import RegtuiDataTable
 
 T = TypeVar("T")
-
-
-def _cell_width(value: Any) -> int:
-    """Terminal cells a table cell's content needs on one line."""
-    if isinstance(value, Text):
-        return value.cell_len
-    return cell_len(str(value))
 
 
 #: Lists up to this long are filtered on every keystroke; longer ones when typing pauses.
@@ -259,11 +250,7 @@ class Pane(Vertical, Generic[T]):
         for (column, _label, *width), value in zip(
             self.COLUMNS, self.row_cells(item), strict=False
         ):
-            # Only ever widen a column here. Asking DataTable to re-fit a column to a cell
-            # narrower than the widest re-measures every cell of that column: with 10,000
-            # tags and a screenful of rows filled in, that froze the app for ~40 s.
-            grow = not width and _cell_width(value) > table.columns[ColumnKey(column)].content_width
-            table.update_cell(key, column, value, update_width=grow)
+            table.update_cell(key, column, value, update_width=not width)
 
     def queue_refresh(self, item: T) -> None:
         """Redraw ``item``'s row soon: updates arriving together cost one redraw."""

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.scroll_view import ScrollView
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
 
 def plain_width(value: object) -> int | None:
@@ -60,6 +60,30 @@ class RegtuiDataTable(DataTable[Any]):
         self._get_styles_to_render_cell.cache_clear()
         self._styles_cache.clear()
         self.refresh()
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: CellType,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        """Update a cell; with ``update_width``, widen its column if the value needs it.
+
+        Unlike ``DataTable``'s, this never narrows the column: to fit a column to a cell
+        narrower than the widest, ``DataTable`` re-measures every cell of the column, and
+        with 10,000 tags and a screenful of rows being filled in that froze the app for
+        ~40 s. Columns are fitted again when the rows are rebuilt.
+        """
+        if update_width:
+            column = self.columns.get(
+                ColumnKey(column_key) if isinstance(column_key, str) else column_key
+            )
+            width = plain_width(value)
+            if column is not None and width is not None and width <= column.content_width:
+                update_width = False
+        super().update_cell(row_key, column_key, value, update_width=update_width)
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         """Fit the columns to new rows, measuring plain one-line rows directly.
