@@ -621,7 +621,10 @@ class _BlobDownload:
                 while n := f.readinto(buf):
                     self.hasher.update(view[:n])
                 self.job.done = existing
-            else:
+            elif existing:
+                # Only when there is something to drop: on ext4, truncating a file (even
+                # an empty one) makes close() start writeback of everything written to
+                # it (auto_da_alloc), ~0.1 s per 400 MB on the critical path of a pull.
                 f.truncate(0)
             f.seek(self.job.done)
             yield f
