@@ -244,13 +244,17 @@ def main() -> None:
                     tui_times.append(seconds)
                     latencies.extend(found)
 
-                # Rotate who goes first, and let the previous gigabyte reach the disk before
-                # each pull: writeback of one pull otherwise slows the next one.
+                # Rotate who goes first; let the previous gigabyte reach the disk before
+                # each pull (writeback of one pull otherwise slows the next), and delete
+                # it, so each pull starts with the same page cache (writing into a cache
+                # that holds another pull's gigabyte costs much more system time here).
                 order = [pull_cli, pull_quiet, pull_switching]
                 order = order[run % 3 :] + order[: run % 3]
                 for pull in order:
                     os.sync()
                     pull()
+                    for sub in ("cli", "quiet", "tui"):
+                        shutil.rmtree(dest / sub, ignore_errors=True)
                 switches.extend(latencies)
                 shutil.rmtree(dest)
                 worst = max(latencies) * 1000 if latencies else float("nan")
