@@ -12,10 +12,38 @@ from __future__ import annotations
 import json
 import sys
 
+#: The parent's pid, set by :func:`regtui.core.pull.start_pull_process`.
+PARENT_ENV = "REGTUI_PULL_PARENT"
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    """On Linux, be interrupted (as by Ctrl-C) when the process that started us dies.
+
+    The child runs in a session of its own (see ``_OWN_SESSION`` in regtui.core.pull), so
+    no terminal hang-up reaches it; without this, a download went on after the TUI was
+    killed. Interrupted, the pull leaves the layout valid and its partial files resumable.
+    """
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+    except (OSError, AttributeError):
+        return
+    parent = os.environ.pop(PARENT_ENV, "")
+    if parent.isdigit() and os.getppid() != int(parent):
+        raise KeyboardInterrupt  # the parent died before prctl took effect
+
 
 def main() -> int:
     """Wait for a job on stdin and run it as ``regtui pull`` would; the exit status."""
     try:
+        _stop_with_parent()
         from regtui import cli  # the point of starting early: this import is done
 
         line = sys.stdin.readline()

@@ -557,6 +557,76 @@ async def test_a_dead_process_started_ahead_of_time_is_replaced(
     assert_layout_sound(tmp_path / "o")
 
 
+_PARENT_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from regtui.core.client import TransportOptions
+from regtui.core.manifest import parse_platform
+from regtui.core.pull import BlobProgress, pull_in_subprocess, start_pull_process
+from regtui.core.reference import parse_reference
+
+async def main():
+    ref, dest, big = sys.argv[1:]
+    process = await start_pull_process()
+
+    def on_event(event):
+        if isinstance(event, BlobProgress) and event.digest == big and event.done > 200_000:
+            print(process.pid, flush=True)  # the test kills us now
+
+    await pull_in_subprocess(
+        parse_reference(ref), Path(dest), ref_name="1.0", platform=parse_platform("linux/amd64"),
+        jobs=4, options=TransportOptions(), credential=None, on_event=on_event, process=process,
+    )
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
+def test_a_pull_process_stops_when_the_app_that_started_it_is_killed(
+    registry: RegistryHandle, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    # The pull child has a session of its own (no terminal hang-up reaches it): killing
+    # the TUI must still stop the download, leaving a valid layout to resume from.
+    image = registry.images["multi"]
+    digest, size = big_layer(image)
+    seeded = image.manifests["linux/amd64"]
+    proxy.add(Fault("throttle", path=digest, rate=500_000))
+    dest = tmp_path / "o"
+    ref = f"{proxy.host}/{image.repo}@{seeded.digest}"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT_SCRIPT, ref, str(dest), digest],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert parent.stdout is not None
+    line = parent.stdout.readline()  # once the big layer is moving
+    assert line.strip().isdigit(), parent.stderr.read() if parent.stderr else ""
+    child = int(line)
+    parent.kill()
+    parent.wait()
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child), "the pull went on after its parent was killed"
+    assert index_entries(dest) == []
+    assert_layout_sound(dest)
+    kept = (dest / ".regtui-partial" / f"sha256-{digest.split(':')[1]}").stat().st_size
+    assert 0 < kept < size  # interrupted mid-blob, resumable
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is still running (a zombie waiting for init counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 async def test_an_unused_process_started_ahead_of_time_exits_quietly() -> None:
     process = await start_pull_process()
     assert process.stderr is not None

@@ -280,6 +280,30 @@ async def resolve_image(
     raise ManifestError(f"{ref}: indexes nested too deeply")
 
 
+def plan_for(
+    manifest: ImageManifest,
+    *,
+    reference: str,
+    manifest_digest: str,
+    platform: Platform | None,
+) -> PullPlanned:
+    """What pulling ``manifest`` downloads: one entry per distinct blob, config first.
+
+    A layer may repeat and the config may equal a layer; each is fetched once. A progress
+    view can show this before the pull starts (it is the ``PullPlanned`` the pull emits).
+    """
+    blobs: dict[str, tuple[Descriptor, str]] = {}
+    for kind, desc in [("config", manifest.config)] + [("layer", x) for x in manifest.layers]:
+        blobs.setdefault(desc.digest, (desc, kind))
+    return PullPlanned(
+        reference=reference,
+        platform=str(platform) if platform else "-",
+        manifest_digest=manifest_digest,
+        blobs=tuple(d for d, _ in blobs.values()),
+        kinds=tuple(k for _, k in blobs.values()),
+    )
+
+
 def default_output_dir(ref: Reference) -> Path:
     """``./<repo-name>_<tag>`` (or ``_<digest prefix>`` for a digest reference)."""
     name = ref.repository.rsplit("/", 1)[-1] or "image"
@@ -388,20 +412,15 @@ class Puller:
         layout = OCILayout(dest)
         await asyncio.to_thread(layout.init)
 
-        # One job per distinct blob (a layer may repeat; the config may equal a layer).
-        jobs: dict[str, _Job] = {}
-        for kind, desc in [("config", manifest.config)] + [("layer", x) for x in manifest.layers]:
-            jobs.setdefault(desc.digest, _Job(desc, kind))
-        platform_text = str(image.platform) if image.platform else "-"
-        self._emit(
-            PullPlanned(
-                reference=str(ref),
-                platform=platform_text,
-                manifest_digest=image.fetched.digest,
-                blobs=tuple(j.descriptor for j in jobs.values()),
-                kinds=tuple(j.kind for j in jobs.values()),
-            )
+        planned = plan_for(
+            manifest,
+            reference=str(ref),
+            manifest_digest=image.fetched.digest,
+            platform=image.platform,
         )
+        jobs = {d.digest: _Job(d, k) for d, k in zip(planned.blobs, planned.kinds, strict=True)}
+        platform_text = planned.platform
+        self._emit(planned)
         pending = list(jobs.values())
         config_job = jobs.get(manifest.config.digest)
         if image.config_raw is not None and config_job is not None and config_job.kind == "config":
@@ -808,6 +827,7 @@ __all__ = [
     "ResolvedImage",
     "RetryPolicy",
     "default_output_dir",
+    "plan_for",
     "pull",
     "resolve_image",
 ]
@@ -896,6 +916,16 @@ async def _stop_child(proc: asyncio.subprocess.Process, grace: float = 10.0) -> 
             continue
 
 
+#: Pull children get a session of their own. On Linux with autogroup scheduling (the
+#: default on desktop distributions), CPU is then shared between the UI and the pull as
+#: two groups, not among threads: four transfer threads no longer outnumber the UI's
+#: one, and keys are answered while a download keeps every core busy
+#: (bench/tui_responsiveness.py). The child still stops with its parent: it is stopped
+#: explicitly (_stop_child), stdin closing ends a waiting one, and a closed stdout ends
+#: a running one.
+_OWN_SESSION = True
+
+
 async def start_pull_process() -> asyncio.subprocess.Process:
     """Start a pull child ahead of time (``python -m regtui.pullworker``), for the next pull.
 
@@ -911,6 +941,8 @@ async def start_pull_process() -> asyncio.subprocess.Process:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=_OWN_SESSION,
+        env={**os.environ, "REGTUI_PULL_PARENT": str(os.getpid())},
     )
 
 
@@ -985,18 +1017,9 @@ async def pull_in_subprocess(
     args.append(str(ref))
     proc = await _hand_job(process, args, secret) if process is not None else None
     if proc is None:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "regtui",
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(secret)
-        proc.stdin.close()
+        proc = await _hand_job(await start_pull_process(), args, secret)
+        if proc is None:
+            raise PullError("the pull process exited before it was given its job")
     assert proc.stdout is not None and proc.stderr is not None
     errors = asyncio.ensure_future(proc.stderr.read())
     result: PullResult | None = None
