@@ -15,7 +15,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
@@ -23,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from regtui.core.client import RegistryClient
 from regtui.ui.session import describe_error, login_may_help
+from regtui.ui.widgets.box import PaneBox
 from regtui.ui.widgets.table import RegtuiDataTable
 
 T = TypeVar("T")
@@ -65,7 +65,7 @@ class FilterInput(Input):
         self.post_message(self.Finished())
 
 
-class Pane(Vertical, Generic[T]):
+class Pane(PaneBox, Generic[T]):
     """Base class of the repository, tag, platform and layer panes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
