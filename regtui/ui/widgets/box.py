@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from textual import events
 from textual.containers import Vertical
+from textual.widget import Widget
 
 
 class PaneBox(Vertical):
@@ -30,8 +31,11 @@ class PaneBox(Vertical):
             if self.is_attached:
                 self.app.stylesheet.update_nodes([self], animate=False)
 
-    def _on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        self._sync_active()
+    def _on_mount(self, event: events.Mount) -> None:
+        # Watching the screen's focus (a synchronous callback), not DescendantFocus (a
+        # message, handled a frame later): the box and its table then restyle and
+        # repaint in the same frame, not in two.
+        self.watch(self.screen, "focused", self._focus_moved, init=True)
 
-    def _on_descendant_blur(self, event: events.DescendantBlur) -> None:
+    def _focus_moved(self, _focused: Widget | None) -> None:
         self._sync_active()
