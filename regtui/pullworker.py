@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import sys
 
-#: The parent's pid, set by :func:`regtui.core.pull.start_pull_process`.
-PARENT_ENV = "REGTUI_PULL_PARENT"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -35,7 +33,9 @@ def _stop_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
     except (OSError, AttributeError):
         return
-    parent = os.environ.pop(PARENT_ENV, "")
+    from regtui.core.pull import PULL_PARENT_ENV  # after prctl: the race window stays short
+
+    parent = os.environ.pop(PULL_PARENT_ENV, "")
     if parent.isdigit() and os.getppid() != int(parent):
         raise KeyboardInterrupt  # the parent died before prctl took effect
 

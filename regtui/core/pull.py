@@ -924,6 +924,8 @@ async def _stop_child(proc: asyncio.subprocess.Process, grace: float = 10.0) -> 
 #: explicitly (_stop_child), stdin closing ends a waiting one, and a closed stdout ends
 #: a running one.
 _OWN_SESSION = True
+#: Tells a pull child its parent's pid (regtui.pullworker: stop when it dies).
+PULL_PARENT_ENV = "REGTUI_PULL_PARENT"
 
 
 async def start_pull_process() -> asyncio.subprocess.Process:
@@ -942,7 +944,7 @@ async def start_pull_process() -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=_OWN_SESSION,
-        env={**os.environ, "REGTUI_PULL_PARENT": str(os.getpid())},
+        env={**os.environ, PULL_PARENT_ENV: str(os.getpid())},
     )
 
 

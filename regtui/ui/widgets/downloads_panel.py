@@ -178,8 +178,7 @@ class DownloadView(Vertical, can_focus=True):
         #: The blobs the mounted lines stand for (remounted only when the plan differs).
         self._line_digests: tuple[str, ...] = ()
         if planned is not None:
-            self.handle_event(planned)
-            self.state = "resolving"
+            self._adopt_plan(planned)
 
     def compose(self) -> Iterable[Any]:
         yield Static("", classes="download-header")
@@ -231,9 +230,12 @@ class DownloadView(Vertical, can_focus=True):
         drawing the lines now puts their layout pass before the transfer, not during it.
         """
         if not self.stats.rows:
-            self.handle_event(planned)
-            self.state = "resolving"
+            self._adopt_plan(planned)
             self.render_progress()
+
+    def _adopt_plan(self, planned: PullPlanned) -> None:
+        self.handle_event(planned)
+        self.state = "resolving"  # until the pull itself reports
 
     def finished(self, result: PullResult) -> None:
         """The pull completed."""
@@ -346,16 +348,17 @@ class DownloadView(Vertical, can_focus=True):
             header.set_class(self.state == name, f"-{name}")
 
 
-def _known_plan(request: DownloadRequest, session: BrowserSession) -> PullPlanned | None:
-    """The pull's plan from the manifest already fetched for browsing, if it is."""
-    fetched = session.cached_manifest(request.digest)
+def _plan(
+    request: DownloadRequest, fetched: FetchedManifest | None, platform: Platform | None
+) -> PullPlanned | None:
+    """The plan of pulling ``fetched`` (None unless it is an image manifest at hand)."""
     if fetched is None or not isinstance(fetched.manifest, ImageManifest):
         return None
     return plan_for(
         fetched.manifest,
         reference=str(request.reference),
         manifest_digest=fetched.digest,
-        platform=request.platform,
+        platform=platform,
     )
 
 
@@ -490,7 +493,9 @@ class DownloadsPanel(PaneBox):
             if view.request.key == request.key:
                 self.notify("Already downloading this image", severity="warning")
                 return None
-        view = self.add_view(request, _known_plan(request, session))
+        # The manifest was fetched for browsing: the view can list the blobs at once.
+        known = _plan(request, session.cached_manifest(request.digest), request.platform)
+        view = self.add_view(request, known)
         worker = self.run_worker(
             self._pull(view, request, session),
             name=str(id(view)),
@@ -526,14 +531,9 @@ class DownloadsPanel(PaneBox):
         resolved = await session.resolve_for_download(
             request.reference, request.digest, request.platform, request.index
         )
-        view.plan(
-            plan_for(
-                resolved.manifest,
-                reference=str(request.reference),
-                manifest_digest=resolved.fetched.digest,
-                platform=resolved.platform,
-            )
-        )
+        planned = _plan(request, resolved.fetched, resolved.platform)
+        if planned is not None:
+            view.plan(planned)
         client = session.client
         if self.in_process:
             puller = Puller(client, jobs=self.jobs, on_event=view.handle_event)
