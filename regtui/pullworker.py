@@ -18,7 +18,7 @@ _PR_SET_PDEATHSIG = 1
 def _stop_with_parent() -> None:
     """On Linux, be interrupted (as by Ctrl-C) when the process that started us dies.
 
-    The child runs in a session of its own (see ``_OWN_SESSION`` in regtui.core.pull), so
+    The child runs in a session of its own (see :func:`regtui.core.pull.start_pull_process`), so
     no terminal hang-up reaches it; without this, a download went on after the TUI was
     killed. Interrupted, the pull leaves the layout valid and its partial files resumable.
     """

@@ -56,6 +56,11 @@ def assert_layout_sound(layout: Path) -> None:
             assert hashlib.sha256(path.read_bytes()).hexdigest() == name, f"{path} is corrupt"
 
 
+def partial_file(layout: Path, digest: str) -> Path:
+    """Where regtui keeps an unfinished blob (spelt out: the tests check the format)."""
+    return layout / ".regtui-partial" / f"sha256-{digest.split(':')[1]}"
+
+
 def index_entries(layout: Path) -> list[dict[str, object]]:
     doc = json.loads((layout / "index.json").read_text())
     entries = doc["manifests"]
@@ -381,7 +386,7 @@ async def test_cancelled_pull_leaves_a_valid_layout_and_resumes(
             await task
     assert index_entries(dest) == []
     assert_layout_sound(dest)
-    partial = dest / ".regtui-partial" / f"sha256-{digest.split(':')[1]}"
+    partial = partial_file(dest, digest)
     kept = partial.stat().st_size
     assert 0 < kept < size
 
@@ -414,7 +419,7 @@ def test_sigkilled_cli_pull_resumes_to_a_valid_layout(
         f"{proxy.host}/{image.reference}",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    partial = dest / ".regtui-partial" / f"sha256-{digest.split(':')[1]}"
+    partial = partial_file(dest, digest)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if partial.exists() and partial.stat().st_size > 300_000:
@@ -498,7 +503,7 @@ async def test_pull_in_subprocess_relays_events_cancels_and_resumes(
     # The child stopped as on Ctrl-C: nothing named, nothing corrupt, the rest resumable.
     assert index_entries(dest) == []
     assert_layout_sound(dest)
-    kept = (dest / ".regtui-partial" / f"sha256-{digest.split(':')[1]}").stat().st_size
+    kept = partial_file(dest, digest).stat().st_size
     assert 0 < kept < size
 
     proxy.clear()
@@ -614,7 +619,7 @@ def test_a_pull_process_stops_when_the_app_that_started_it_is_killed(
     assert not _alive(child), "the pull went on after its parent was killed"
     assert index_entries(dest) == []
     assert_layout_sound(dest)
-    kept = (dest / ".regtui-partial" / f"sha256-{digest.split(':')[1]}").stat().st_size
+    kept = partial_file(dest, digest).stat().st_size
     assert 0 < kept < size  # interrupted mid-blob, resumable
 
 

@@ -916,14 +916,6 @@ async def _stop_child(proc: asyncio.subprocess.Process, grace: float = 10.0) -> 
             continue
 
 
-#: Pull children get a session of their own. On Linux with autogroup scheduling (the
-#: default on desktop distributions), CPU is then shared between the UI and the pull as
-#: two groups, not among threads: four transfer threads no longer outnumber the UI's
-#: one, and keys are answered while a download keeps every core busy
-#: (bench/tui_responsiveness.py). The child still stops with its parent: it is stopped
-#: explicitly (_stop_child), stdin closing ends a waiting one, and a closed stdout ends
-#: a running one.
-_OWN_SESSION = True
 #: Tells a pull child its parent's pid (regtui.pullworker: stop when it dies).
 PULL_PARENT_ENV = "REGTUI_PULL_PARENT"
 
@@ -943,7 +935,12 @@ async def start_pull_process() -> asyncio.subprocess.Process:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        start_new_session=_OWN_SESSION,
+        # A session of its own: with Linux autogroup scheduling (the desktop default)
+        # the UI and the pull then share the CPU as two groups, so four transfer
+        # threads no longer outnumber the UI's one (bench/tui_responsiveness.py). No
+        # terminal hang-up reaches the child; it is stopped explicitly (_stop_child),
+        # by stdin closing while it waits, or by its parent dying (regtui.pullworker).
+        start_new_session=True,
         env={**os.environ, PULL_PARENT_ENV: str(os.getpid())},
     )
 
