@@ -128,6 +128,40 @@ async def test_drill_from_catalog_to_layers_by_keys(
         assert focused_pane(app) is platforms
 
 
+async def test_pane_switch_draws_the_same_as_a_full_repaint(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    """A Tab repaints only what its focus change altered (the boxes, the cursor rows).
+
+    What is on screen after each switch must be what redrawing everything would show: a
+    row left stale (a cursor still coloured as focused, a border still lit) would differ.
+    """
+    app = app_for(f"{registry.host}/app:1.0", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await wait_for(pilot, lambda: len(screen.panes[0].items) > 0, what="catalog")
+        await settle(pilot)
+
+        async def on_screen_and_redrawn() -> tuple[str, str]:
+            await pilot.pause()
+            shown = app.export_screenshot()
+            for widget in screen.walk_children():
+                widget.refresh()
+            await pilot.pause()
+            return shown, app.export_screenshot()
+
+        looks: set[str] = set()
+        for key in ["tab", "tab", "shift+tab", "tab", "tab", "tab"]:
+            before = focused_pane(app)
+            await pilot.press(key)
+            assert focused_pane(app) is not before
+            shown, redrawn = await on_screen_and_redrawn()
+            assert shown == redrawn, f"stale paint after {key} into {focused_pane(app)}"
+            looks.add(shown)
+        assert len(looks) > 1  # the switches did change what is shown
+
+
 async def test_filter_as_you_type_and_escape_clears(
     registry: RegistryHandle, tmp_path: Path
 ) -> None:

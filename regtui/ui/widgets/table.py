@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.scroll_view import ScrollView
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
@@ -48,6 +50,62 @@ class RegtuiDataTable(DataTable[Any]):
             cursor_foreground_priority="renderable",
         )
 
+    # None: refreshes go through. While a focus change restyles the table, whole-table
+    # refreshes are held instead: False, then True once one was asked for.
+    _held_refresh: bool | None = None
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Any:
+        """Refresh; a whole-table repaint asked for by a focus change is held back."""
+        if self._held_refresh is not None and not (regions or layout or recompose):
+            self._held_refresh = True
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def focus(self, scroll_visible: bool = True) -> RegtuiDataTable:
+        """Take the focus; the repaint comes with the focus event (``_focus_moved``)."""
+        held = self._held_refresh
+        self._held_refresh = False
+        try:
+            super().focus(scroll_visible)
+        finally:
+            self._held_refresh = held
+        return self
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self._focus_moved(lambda: super(RegtuiDataTable, self)._on_focus(event))
+        event.prevent_default()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self._focus_moved(lambda: super(RegtuiDataTable, self)._on_blur(event))
+        event.prevent_default()
+
+    def _focus_moved(self, handle: Callable[[], None]) -> None:
+        """Let Textual restyle for the focus change, then repaint only what it changed.
+
+        Textual repaints a table whole when it gains or loses focus. Only the cursor row
+        looks different (our styles drop DataTable's focus tint), so when the table's base
+        style is unchanged, only that row is repainted: a Tab redraws two rows instead of
+        two tables, while a download competes for the CPU (bench/tui_responsiveness.py).
+        """
+        before = self.rich_style
+        self._held_refresh = False
+        try:
+            handle()
+        finally:
+            held, self._held_refresh = self._held_refresh, None
+        if not held:
+            return
+        if self.rich_style != before or not self.row_count:
+            self.refresh()
+        else:
+            self.refresh_row(self.cursor_row)
+
     def notify_style_update(self) -> None:
         """Restyled (every focus change is one): keep the rendered rows.
 
@@ -58,7 +116,8 @@ class RegtuiDataTable(DataTable[Any]):
         """
         ScrollView.notify_style_update(self)
         self._get_styles_to_render_cell.cache_clear()
-        self._styles_cache.clear()
+        if self._held_refresh is None:
+            self._styles_cache.clear()
         self.refresh()
 
     def update_cell(
