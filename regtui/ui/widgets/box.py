@@ -1,4 +1,4 @@
-"""``PaneBox``: a titled box whose border lights up while the focus is inside it.
+"""``PaneBox``: a titled box whose top edge and title light up while the focus is inside.
 
 A Tab restyles two boxes, so what a restyle touches decides what a Tab costs, and a Tab
 must be answered quickly while a download competes for the same cores
@@ -7,17 +7,23 @@ must be answered quickly while a download competes for the same cores
 * Not ``.pane:focus-within`` in CSS: Textual restyles the whole subtree of a box matched
   by it (for a pane, its table with all its component classes) and repaints it. The
   ``-active`` class set here is applied to the box alone.
-* The ``-active`` rule changes only the border. The title's emphasis is a style on the
+* The ``-active`` rule changes only the top edge. The title's emphasis is a style on the
   title itself: Textual repaints every descendant of a box whose ``border-title-color``
   or ``border-title-style`` changes (colours are inherited), and nothing inside a pane
   depends on its title.
+* So only the box's first line looks different, and only that line is repainted. A lit
+  whole border changed every line of both boxes: re-rendering them was a third of a
+  Tab's CPU.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Region
 from textual.widget import Widget
 
 # Textual's own border_title descriptor, which PaneBox's property stands in front of.
@@ -31,6 +37,8 @@ class PaneBox(Vertical):
     """A container with the ``-active`` class while one of its descendants has focus."""
 
     _title: str | None = None
+    # True while the box restyles for a focus change: whole-box refreshes are dropped.
+    _holding = False
 
     @property
     def active(self) -> bool:
@@ -64,9 +72,28 @@ class PaneBox(Vertical):
             # update=False and a restyle of this node only: the rule for .-active styles
             # the box's border, never its children.
             self.set_class(active, "-active", update=False)
-            self._paint_title()
-            if self.is_attached:
-                self.app.stylesheet.update_nodes([self], animate=False)
+            self._holding = True
+            try:
+                self._paint_title()
+                if self.is_attached:
+                    self.app.stylesheet.update_nodes([self], animate=False)
+            finally:
+                self._holding = False
+            # Only the top line changed (the .-active rule and the title): repaint it.
+            left, top = self.content_offset
+            self.refresh(Region(-left, -top, self.outer_size.width, 1))
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Any:
+        """Refresh; while the box restyles for a focus change, whole-box repaints are not."""
+        if self._holding and not (regions or layout or recompose):
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def _on_mount(self, event: events.Mount) -> None:
         # Watching the screen's focus (a synchronous callback), not DescendantFocus (a
