@@ -192,6 +192,16 @@ class DownloadView(Vertical, can_focus=True):
     def on_mount(self) -> None:
         self.render_progress()
 
+    def watch_has_focus(self, has_focus: bool) -> None:
+        """Mark the focused download on its header line alone.
+
+        Textual would restyle the view and every line in it (seven component styles
+        each) and repaint them all; a Tab into the panel while a download runs took
+        ~0.1 s of CPU that way. Nothing in the view's styles depends on its focus.
+        """
+        header = self.query_one(".download-header", Static)
+        header.set_class(has_focus, "-selected")
+
     @property
     def running(self) -> bool:
         """Still resolving or transferring."""

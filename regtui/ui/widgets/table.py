@@ -11,6 +11,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
@@ -105,6 +106,20 @@ class RegtuiDataTable(DataTable[Any]):
             self.refresh()
         else:
             self.refresh_row(self.cursor_row)
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """The vertical scrollbar (created when first needed), styled as it is created.
+
+        Textual styles a new scrollbar at the table's next restyle, which is the first
+        focus change: that Tab then set its size rules and laid out the whole screen
+        again (~0.1 s more, once per table).
+        """
+        new = self._vertical_scrollbar is None
+        bar = super().vertical_scrollbar
+        if new and self.is_attached:
+            self.app.stylesheet.update_nodes([bar], animate=False)
+        return bar
 
     def notify_style_update(self) -> None:
         """Restyled (every focus change is one): keep the rendered rows.
