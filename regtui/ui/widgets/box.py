@@ -45,7 +45,7 @@ class PaneBox(Vertical):
         """Whether the box is drawn as the focused one."""
         return self.has_class("-active")
 
-    @property  # type: ignore[override]
+    @property
     def border_title(self) -> str | None:
         """The title on the box's top border (plain text, as set)."""
         return self._title
