@@ -38,6 +38,7 @@ from regtui.core.pull import (
     start_pull_process,
 )
 from regtui.core.reference import parse_reference
+from regtui.pullworker import BACKGROUND_NICE
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
 
@@ -543,6 +544,34 @@ async def test_pull_in_a_process_started_ahead_of_time(
     assert_layout_sound(tmp_path / "o")
     [entry] = index_entries(tmp_path / "o")
     assert entry["annotations"]["org.opencontainers.image.ref.name"] == "1.0"  # type: ignore[index]
+
+
+def _autogroup_nice(pid: int) -> str | None:
+    """The nice of ``pid``'s Linux autogroup, or None where autogroups are not used."""
+    group = Path(f"/proc/{pid}/autogroup")
+    enabled = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    if not (group.exists() and enabled.exists() and enabled.read_text().strip() == "1"):
+        return None
+    return group.read_text().split()[-1]
+
+
+async def test_a_process_started_for_the_ui_yields_the_cpu_to_it() -> None:
+    """The TUI's download runs at a lower CPU priority than the TUI (not ``regtui pull``)."""
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    expected = min(19, own + BACKGROUND_NICE)
+    process = await start_pull_process()
+    try:
+        deadline = time.monotonic() + 10
+        while os.getpriority(os.PRIO_PROCESS, process.pid) < expected:
+            assert time.monotonic() < deadline, "the pull process kept the UI's priority"
+            await asyncio.sleep(0.02)
+        group_nice = _autogroup_nice(process.pid)
+        if group_nice is not None:
+            # Alone in its session's autogroup: the group's nice is what counts.
+            assert group_nice == str(BACKGROUND_NICE)
+    finally:
+        await discard_pull_process(process)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the UI's own is untouched
 
 
 async def test_a_dead_process_started_ahead_of_time_is_replaced(

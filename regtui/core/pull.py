@@ -937,9 +937,10 @@ async def start_pull_process() -> asyncio.subprocess.Process:
         stderr=asyncio.subprocess.PIPE,
         # A session of its own: with Linux autogroup scheduling (the desktop default)
         # the UI and the pull then share the CPU as two groups, so four transfer
-        # threads no longer outnumber the UI's one (bench/tui_responsiveness.py). No
-        # terminal hang-up reaches the child; it is stopped explicitly (_stop_child),
-        # by stdin closing while it waits, or by its parent dying (regtui.pullworker).
+        # threads no longer outnumber the UI's one, and the child lowers its group's
+        # priority below the UI's (bench/tui_responsiveness.py). No terminal hang-up
+        # reaches the child; it is stopped explicitly (_stop_child), by stdin closing
+        # while it waits, or by its parent dying (regtui.pullworker).
         start_new_session=True,
         env={**os.environ, PULL_PARENT_ENV: str(os.getpid())},
     )
