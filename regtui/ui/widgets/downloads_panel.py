@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
+from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
@@ -94,9 +97,12 @@ class DownloadRequest:
 class BlobLine(Widget):
     """One blob (or the total) on one line: label, bar, percentage, bytes, speed, state.
 
-    Drawn as a single line of text rather than five widgets (a ``ProgressBar`` alone is
-    three): a 12-blob pull was ~90 widgets to restyle and repaint five times a second,
-    CPU taken from the transfer it shows.
+    Drawn as a single line rather than five widgets (a ``ProgressBar`` alone is three): a
+    12-blob pull was ~90 widgets to restyle and repaint five times a second, CPU taken
+    from the transfer it shows. The line is built as segments (``render_line``), with its
+    styles looked up once per restyle: going through ``render`` (Rich ``Text``, converted
+    for Textual on every frame) and looking up the styles on every refresh was a quarter
+    of a core while a download ran.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -116,6 +122,8 @@ class BlobLine(Widget):
         super().__init__(classes=classes)
         self._label = label
         self._shown: tuple[int, int, str, str, str] = (0, 0, "", "", "waiting")
+        self._styles: dict[str, Style] = {}
+        self._strip: tuple[tuple[Any, ...], Strip] | None = None
 
     @property
     def state(self) -> str:
@@ -129,32 +137,66 @@ class BlobLine(Widget):
             self._shown = shown
             self.refresh()
 
-    def render(self) -> Text:
+    def notify_style_update(self) -> None:
+        """Restyled (theme, CSS): look the styles up again."""
+        super().notify_style_update()
+        self._styles.clear()
+        self._strip = None
+
+    def _style(self, component: str | None = None) -> Style:
+        """The line's style, or a component's over it (cached until the next restyle)."""
+        key = component or ""
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style
+            if component is not None:
+                # The full component style: its colours blended over the background
+                # (a partial one leaves out colours with alpha, like $foreground 15%).
+                style = style + self.get_component_rich_style(component)
+            self._styles[key] = style
+        return style
+
+    def _segments(self, width: int) -> list[Segment]:
         done, total, speed, state, state_class = self._shown
-        style = self.get_component_rich_style
-        width = self.size.width
+        base = self._style()
         bar_width = max(4, width - self.LABEL_WIDTH - self.TAIL_WIDTH - 2)
         fraction = min(1.0, done / total) if total > 0 else 0.0
         filled = round(bar_width * fraction)
         finished = state_class in ("done", "present")
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(self._label[: self.LABEL_WIDTH - 1].ljust(self.LABEL_WIDTH))
-        text.append("━" * filled, style("blob-line--bar-done" if finished else "blob-line--bar"))
-        # A lighter line for the rest, so the bar reads even without colours (NO_COLOR).
-        text.append("─" * (bar_width - filled), style("blob-line--bar-empty"))
-        text.append(f" {100 * fraction:3.0f}%" if total > 0 else "     ")
-        amount = f"{fmt.size(done)} / {fmt.size(total)}" if total > 0 else ""
-        text.append(amount.rjust(21))
-        text.append(speed.rjust(12))
         word_style = {
             "done": "blob-line--done",
             "present": "blob-line--done",
             "retrying": "blob-line--retrying",
             "failed": "blob-line--failed",
         }.get(state_class, "blob-line--muted")
-        text.append("  ")
-        text.append(fmt.one_line(state, 24), style(word_style))
-        return text
+        amount = f"{fmt.size(done)} / {fmt.size(total)}" if total > 0 else ""
+        plain = (
+            (f" {100 * fraction:3.0f}%" if total > 0 else "     ")
+            + amount.rjust(21)
+            + speed.rjust(12)
+            + "  "
+        )
+        return [
+            Segment(self._label[: self.LABEL_WIDTH - 1].ljust(self.LABEL_WIDTH), base),
+            Segment(
+                "━" * filled,
+                self._style("blob-line--bar-done" if finished else "blob-line--bar"),
+            ),
+            # A lighter line for the rest, so the bar reads even without colours (NO_COLOR).
+            Segment("─" * (bar_width - filled), self._style("blob-line--bar-empty")),
+            Segment(plain, base),
+            Segment(fmt.one_line(state, 24), self._style(word_style)),
+        ]
+
+    def render_line(self, y: int) -> Strip:
+        """The one line, rebuilt only when what it shows or its width changed."""
+        width = self.size.width
+        key = (self._shown, width)
+        if self._strip is not None and self._strip[0] == key:
+            return self._strip[1]
+        strip = Strip(self._segments(width)).adjust_cell_length(width, self._style())
+        self._strip = (key, strip)
+        return strip
 
 
 class DownloadView(Vertical, can_focus=True):
@@ -177,6 +219,11 @@ class DownloadView(Vertical, can_focus=True):
         self._dirty = True
         #: The blobs the mounted lines stand for (remounted only when the plan differs).
         self._line_digests: tuple[str, ...] = ()
+        self._header_shown: Text | None = None
+        # Parts of the view, found once it is mounted (on_mount).
+        self._blobs: Vertical | None = None
+        self._header: Static | None = None
+        self._total: BlobLine | None = None
         if planned is not None:
             self._adopt_plan(planned)
 
@@ -190,6 +237,10 @@ class DownloadView(Vertical, can_focus=True):
         yield BlobLine("total", classes="blob-line download-total")
 
     def on_mount(self) -> None:
+        # Looked up once: render_progress runs five times a second.
+        self._blobs = self.query_one(".download-blobs", Vertical)
+        self._header = self.query_one(".download-header", Static)
+        self._total = self.query_one(".download-total", BlobLine)
         self.render_progress()
 
     def watch_has_focus(self, has_focus: bool) -> None:
@@ -280,11 +331,11 @@ class DownloadView(Vertical, can_focus=True):
 
     def render_progress(self, force: bool = False) -> None:
         """Redraw from the model if anything changed."""
-        if not (self._dirty or force) or not self.is_mounted:
+        if not (self._dirty or force) or not self.is_mounted or self._blobs is None:
             return
         self._dirty = False
         now = self.clock()
-        blobs = self.query_one(".download-blobs", Vertical)
+        blobs = self._blobs
         digests = tuple(self.stats.rows)
         if digests != self._line_digests:
             # Usually once, from the plan made before the pull starts (see plan); every
@@ -295,7 +346,7 @@ class DownloadView(Vertical, can_focus=True):
             self.call_after_refresh(self.render_progress, True)
             self._update_header()
             return
-        lines = list(blobs.query(BlobLine))
+        lines = [line for line in blobs.children if isinstance(line, BlobLine)]
         for line, row in zip(lines, self.stats.rows.values(), strict=False):
             speed = self._blob_speed(row, now)
             note = self.notes.get(row.digest)
@@ -305,7 +356,9 @@ class DownloadView(Vertical, can_focus=True):
         self._update_header()
 
     def _render_total(self, now: float) -> None:
-        total_line = self.query_one(".download-total", BlobLine)
+        total_line = self._total
+        if total_line is None:
+            return
         stats = self.stats
         if not stats.rows:
             total_line.show(0, 0, "", "resolving…" if self.running else "", "waiting")
@@ -328,7 +381,9 @@ class DownloadView(Vertical, can_focus=True):
             total_line.show(stats.done, stats.total, "", self.state, "failed")
 
     def _update_header(self) -> None:
-        header = self.query_one(".download-header", Static)
+        header = self._header
+        if header is None:
+            return
         request = self.request
         text = Text()
         text.append(f"{request.reference.repository}:{_ref_label(request.reference)}", "bold")
@@ -352,6 +407,9 @@ class DownloadView(Vertical, can_focus=True):
         else:
             finished = sum(1 for r in self.stats.rows.values() if r.state in ("done", "present"))
             text.append(f"downloading, {finished}/{len(self.stats.rows)} blobs")
+        if text == self._header_shown:
+            return  # five times a second, mostly unchanged: no repaint
+        self._header_shown = text
         header.update(text, layout=False)
         # The state class goes on the header only: restyling one line, not the whole view.
         for name in ("resolving", "downloading", "done", "failed", "cancelled"):
