@@ -18,13 +18,13 @@ must be answered quickly while a download competes for the same cores
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import events
 from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Region
 from textual.widget import Widget
+
+from regtui.ui.widgets.hold import RepaintHold
 
 # Textual's own border_title descriptor, which PaneBox's property stands in front of.
 _WIDGET_TITLE = vars(Widget)["border_title"]
@@ -33,12 +33,10 @@ _WIDGET_TITLE = vars(Widget)["border_title"]
 ACTIVE_TITLE_STYLE = "bold $foreground"
 
 
-class PaneBox(Vertical):
+class PaneBox(Vertical, RepaintHold):
     """A container with the ``-active`` class while one of its descendants has focus."""
 
     _title: str | None = None
-    # True while the box restyles for a focus change: whole-box refreshes are dropped.
-    _holding = False
 
     @property
     def active(self) -> bool:
@@ -72,28 +70,13 @@ class PaneBox(Vertical):
             # update=False and a restyle of this node only: the rule for .-active styles
             # the box's border, never its children.
             self.set_class(active, "-active", update=False)
-            self._holding = True
-            try:
+            with self.repaints_held():
                 self._paint_title()
                 if self.is_attached:
                     self.app.stylesheet.update_nodes([self], animate=False)
-            finally:
-                self._holding = False
             # Only the top line changed (the .-active rule and the title): repaint it.
             left, top = self.content_offset
             self.refresh(Region(-left, -top, self.outer_size.width, 1))
-
-    def refresh(
-        self,
-        *regions: Region,
-        repaint: bool = True,
-        layout: bool = False,
-        recompose: bool = False,
-    ) -> Any:
-        """Refresh; while the box restyles for a focus change, whole-box repaints are not."""
-        if self._holding and not (regions or layout or recompose):
-            return self
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def _on_mount(self, event: events.Mount) -> None:
         # Watching the screen's focus (a synchronous callback), not DescendantFocus (a

@@ -9,11 +9,12 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
+
+from regtui.ui.widgets.hold import RepaintHold
 
 
 def plain_width(value: object) -> int | None:
@@ -31,7 +32,7 @@ def plain_width(value: object) -> int | None:
     return None
 
 
-class RegtuiDataTable(DataTable[Any]):
+class RegtuiDataTable(DataTable[Any], RepaintHold):
     """A row-cursor ``DataTable`` with ``j``/``k``/``g``/``G`` and a visible Enter binding."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -51,31 +52,10 @@ class RegtuiDataTable(DataTable[Any]):
             cursor_foreground_priority="renderable",
         )
 
-    # None: refreshes go through. While a focus change restyles the table, whole-table
-    # refreshes are held instead: False, then True once one was asked for.
-    _held_refresh: bool | None = None
-
-    def refresh(
-        self,
-        *regions: Region,
-        repaint: bool = True,
-        layout: bool = False,
-        recompose: bool = False,
-    ) -> Any:
-        """Refresh; a whole-table repaint asked for by a focus change is held back."""
-        if self._held_refresh is not None and not (regions or layout or recompose):
-            self._held_refresh = True
-            return self
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
-
     def focus(self, scroll_visible: bool = True) -> RegtuiDataTable:
         """Take the focus; the repaint comes with the focus event (``_focus_moved``)."""
-        held = self._held_refresh
-        self._held_refresh = False
-        try:
+        with self.repaints_held():
             super().focus(scroll_visible)
-        finally:
-            self._held_refresh = held
         return self
 
     def _on_focus(self, event: events.Focus) -> None:
@@ -95,12 +75,9 @@ class RegtuiDataTable(DataTable[Any]):
         two tables, while a download competes for the CPU (bench/tui_responsiveness.py).
         """
         before = self.rich_style
-        self._held_refresh = False
-        try:
+        with self.repaints_held():
             handle()
-        finally:
-            held, self._held_refresh = self._held_refresh, None
-        if not held:
+        if not self.repaint_was_held:
             return
         if self.rich_style != before or not self.row_count:
             self.refresh()
@@ -131,7 +108,7 @@ class RegtuiDataTable(DataTable[Any]):
         """
         ScrollView.notify_style_update(self)
         self._get_styles_to_render_cell.cache_clear()
-        if self._held_refresh is None:
+        if not self._holding:
             self._styles_cache.clear()
         self.refresh()
 
