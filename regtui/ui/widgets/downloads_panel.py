@@ -250,8 +250,8 @@ class DownloadView(Vertical, can_focus=True):
         each) and repaint them all; a Tab into the panel while a download runs took
         ~0.1 s of CPU that way. Nothing in the view's styles depends on its focus.
         """
-        header = self.query_one(".download-header", Static)
-        header.set_class(has_focus, "-selected")
+        if self._header is not None:
+            self._header.set_class(has_focus, "-selected")
 
     @property
     def running(self) -> bool:
