@@ -1,9 +1,10 @@
 """``RepaintHold``: a widget that can hold back whole repaints while it is restyled.
 
 Textual repaints a whole widget for many style changes (a focus change restyles a
-table; a border colour, a box), though often one line looks different. A widget that
-knows which line restyles inside :meth:`RepaintHold.repaints_held` and repaints that
-line itself. A Tab is then two lines per pane, not two panes (bench/tui_responsiveness.py).
+table; a border colour, a box), though often only one line looks different. A widget
+that knows which line that is restyles inside :meth:`RepaintHold.repaints_held` and then
+repaints that line itself. A Tab is then two lines per pane, not two panes
+(bench/tui_responsiveness.py).
 """
 
 from __future__ import annotations
