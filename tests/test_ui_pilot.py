@@ -162,6 +162,43 @@ async def test_pane_switch_draws_the_same_as_a_full_repaint(
         assert len(looks) > 1  # the switches did change what is shown
 
 
+async def test_a_resized_app_draws_what_one_started_at_that_size_draws(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    """Rows rendered before a resize are reused only when they are still right.
+
+    The tables keep their rendered rows when only their height changes (the downloads
+    panel opening): after shorter, then narrower, then wider panes, the screen must be
+    what a fresh app at that size shows.
+    """
+
+    async def open_layers(app: RegtuiApp, pilot: Any) -> None:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        platforms = screen.query_one(PlatformList)
+        await wait_for(pilot, lambda: len(platforms.items) == 3, what="platforms")
+        await pilot.press("enter")
+        layers = screen.query_one(LayerTable)
+        await wait_for(pilot, lambda: layers.current is not None, what="layers")
+
+    async def shot(app: RegtuiApp, pilot: Any) -> str:
+        await settle(pilot)
+        return app.export_screenshot()
+
+    target = f"{registry.host}/app:1.0"
+    app = app_for(target, tmp_path / "resized")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_layers(app, pilot)
+        for size in [(160, 30), (130, 30), (170, 40)]:
+            await pilot.resize_terminal(*size)
+            resized = await shot(app, pilot)
+            fresh_app = app_for(target, tmp_path / f"fresh-{size[0]}")
+            async with fresh_app.run_test(size=size) as fresh_pilot:
+                await open_layers(fresh_app, fresh_pilot)
+                fresh = await shot(fresh_app, fresh_pilot)
+            assert resized == fresh, f"stale rows at {size}"
+
+
 async def test_filter_as_you_type_and_escape_clears(
     registry: RegistryHandle, tmp_path: Path
 ) -> None:

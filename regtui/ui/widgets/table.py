@@ -6,11 +6,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
@@ -51,6 +54,8 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
             zebra_stripes=False,
             cursor_foreground_priority="renderable",
         )
+        self._rows_drawn_at_width = -1
+        self._style_while_drawing: Style | None = None
 
     def focus(self, scroll_visible: bool = True) -> RegtuiDataTable:
         """Take the focus; the repaint comes with the focus event (``_focus_moved``)."""
@@ -97,6 +102,39 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         if new and self.is_attached:
             self.app.stylesheet.update_nodes([bar], animate=False)
         return bar
+
+    @property
+    def rich_style(self) -> Style:
+        """The table's base style (fixed while it draws, see ``render_lines``)."""
+        style = self._style_while_drawing
+        return super().rich_style if style is None else style
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Draw the lines in ``crop``, working out the table's base style once.
+
+        ``DataTable`` asks for it once per line, and each answer walks every ancestor
+        and blends their colours: a third of the CPU of redrawing a table with its rows
+        already rendered (as when the downloads panel opens and the panes get shorter).
+        """
+        self._style_while_drawing = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._style_while_drawing = None
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """Resized: forget the rendered rows only when the width changed.
+
+        ``DataTable`` forgets them on any resize, but a row is drawn to the table's width
+        alone. When the downloads panel opens, the panes get shorter, not narrower, and
+        re-rendering every visible row of four tables was most of the UI's CPU in the first
+        quarter second of a download (bench/tui_responsiveness.py).
+        """
+        event.prevent_default()
+        width = self.size.width
+        if width != self._rows_drawn_at_width:
+            self._rows_drawn_at_width = width
+            self._update_count += 1
 
     def notify_style_update(self) -> None:
         """Restyled (every focus change is one): keep the rendered rows.
