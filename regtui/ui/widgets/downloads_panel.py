@@ -29,7 +29,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.strip import Strip
 from textual.timer import Timer
-from textual.widget import Widget
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
@@ -105,16 +105,6 @@ class BlobLine(Widget):
     of a core while a download ran.
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "blob-line--bar",
-        "blob-line--bar-done",
-        "blob-line--bar-empty",
-        "blob-line--muted",
-        "blob-line--done",
-        "blob-line--retrying",
-        "blob-line--failed",
-    }
-
     LABEL_WIDTH = 21
     TAIL_WIDTH = 5 + 21 + 12 + 26  # percentage, bytes, speed, state
 
@@ -152,7 +142,12 @@ class BlobLine(Widget):
             if component is not None:
                 # The full component style: its colours blended over the background
                 # (a partial one leaves out colours with alpha, like $foreground 15%).
-                style = style + self.get_component_rich_style(component)
+                # The lines have no background of their own: the panel's is theirs.
+                panel = next(
+                    (node for node in self.ancestors if isinstance(node, DownloadsPanel)), None
+                )
+                if panel is not None:
+                    style = style + panel.get_component_rich_style(component)
             self._styles[key] = style
         return style
 
@@ -443,6 +438,19 @@ def _ref_label(ref: Reference) -> str:
 class DownloadsPanel(PaneBox):
     """The downloads panel under the browser panes."""
 
+    # The styles of the parts of a BlobLine. They live here, worked out once with the
+    # panel, not on each line: a new download's dozen lines were ~80 more nodes to style
+    # as its transfer began (bench/tui_responsiveness.py).
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "blob-line--bar",
+        "blob-line--bar-done",
+        "blob-line--bar-empty",
+        "blob-line--muted",
+        "blob-line--done",
+        "blob-line--retrying",
+        "blob-line--failed",
+    }
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("x", "cancel", "Cancel", id="cancel-download", tooltip="Cancel this download"),
         Binding(
@@ -510,14 +518,22 @@ class DownloadsPanel(PaneBox):
         view = DownloadView(request, clock=self.clock, planned=planned)
         listing = self.query_one("#download-list", VerticalScroll)
         children = list(listing.children)
-        if children:
-            listing.mount(view, before=children[0])
-        else:
-            listing.mount(view)
+        mounting = listing.mount(view, before=children[0] if children else None)
         self.query_one(".downloads-empty").display = False
-        self.display = True
+        if not self.display:
+            self.call_later(self._show_when_mounted, mounting)
         self._update_counts()
         return view
+
+    async def _show_when_mounted(self, mounting: AwaitMount) -> None:
+        """Show the panel once its new download and that one's lines are mounted.
+
+        Shown at once, the panel made the screen lay out and draw three times as the
+        pull began (the panes shrink, the view mounts, then its lines): CPU taken from
+        the transfer (bench/tui_responsiveness.py). Mounted while hidden, they draw once.
+        """
+        await mounting
+        self.display = True
 
     def prepare(self) -> None:
         """Start a pull process ahead of time: the next download then starts at once.
