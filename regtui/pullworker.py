@@ -26,7 +26,8 @@ def _yield_cpu_to_the_ui() -> None:
     switch during a 1 GB pull, bench/tui_responsiveness.py). On Linux the process is alone
     in its autogroup (a session of its own), where only the group's nice counts; in a
     cgroup without autogroup, the nice of its threads does. Both are lowered; either may
-    be refused, which only costs responsiveness.
+    be refused, which only costs responsiveness. Started without a session of its own,
+    it leaves the autogroup alone: that would lower the priority of its parent's session.
     """
     import os
 
@@ -34,7 +35,9 @@ def _yield_cpu_to_the_ui() -> None:
         os.nice(BACKGROUND_NICE)
     except (OSError, AttributeError):
         pass
-    if sys.platform == "linux":
+    # The autogroup is the whole session's: renice it only when this process leads a
+    # session of its own, never the terminal session of whoever started it.
+    if sys.platform == "linux" and os.getsid(0) == os.getpid():
         try:
             with open("/proc/self/autogroup", "w") as group:
                 group.write(str(BACKGROUND_NICE))

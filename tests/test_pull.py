@@ -574,6 +574,30 @@ async def test_a_process_started_for_the_ui_yields_the_cpu_to_it() -> None:
     assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the UI's own is untouched
 
 
+def test_a_pull_worker_in_its_parents_session_leaves_the_sessions_priority_alone() -> None:
+    """Only a worker leading its own session lowers its autogroup: never the terminal's."""
+    own_group = _autogroup_nice(os.getpid())
+    if own_group is None:
+        pytest.skip("no autogroup scheduling here (nothing that could be lowered)")
+    expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "regtui.pullworker"], stdin=subprocess.PIPE
+    )  # no start_new_session: it shares this process's session and autogroup
+    try:
+        deadline = time.monotonic() + 10
+        while os.getpriority(os.PRIO_PROCESS, worker.pid) < expected:
+            assert time.monotonic() < deadline, "the worker never lowered its priority"
+            time.sleep(0.02)
+        time.sleep(0.1)  # the autogroup is written right after the nice
+        assert _autogroup_nice(os.getpid()) == own_group
+    finally:
+        assert worker.stdin is not None
+        worker.stdin.close()
+        worker.wait(10)
+        with open("/proc/self/autogroup", "w") as group:  # put it back if the test failed
+            group.write(own_group)
+
+
 async def test_a_dead_process_started_ahead_of_time_is_replaced(
     registry: RegistryHandle, tmp_path: Path
 ) -> None:
