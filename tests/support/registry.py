@@ -199,11 +199,15 @@ class RunningRegistry:
         self.stop()
 
 
-def start_registry(workdir: Path, *, extra_config: dict[str, Any] | None = None) -> RunningRegistry:
+def start_registry(
+    workdir: Path, *, extra_config: dict[str, Any] | None = None, own_session: bool = False
+) -> RunningRegistry:
     """Start an empty registry with its storage, config and log under ``workdir``.
 
     ``extra_config`` is deep-merged into :func:`base_config` (e.g. ``auth.htpasswd``,
-    ``auth.token`` or ``http.tls``; with ``http.tls`` the URL is ``https://``). Returns once
+    ``auth.token`` or ``http.tls``; with ``http.tls`` the URL is ``https://``). With
+    ``own_session``, the registry runs in a session of its own, as a service does (with
+    Linux autogroup scheduling, it then does not share a CPU group with the caller). Returns once
     ``GET /v2/`` answers with any HTTP status (401 counts: auth may be on); raises
     :class:`RegistryStartError` with the log tail if the process dies or stays silent for
     ``STARTUP_TIMEOUT`` seconds.
@@ -216,7 +220,9 @@ def start_registry(workdir: Path, *, extra_config: dict[str, Any] | None = None)
     # before the registry binds it; retry with a new port when that happens.
     for _ in range(_PORT_ATTEMPTS):
         try:
-            return _start_once(workdir, storage, _free_port(), extra_config or {})
+            return _start_once(
+                workdir, storage, _free_port(), extra_config or {}, own_session=own_session
+            )
         except RegistryStartError as err:
             if "address already in use" not in str(err):
                 raise
@@ -226,7 +232,12 @@ def start_registry(workdir: Path, *, extra_config: dict[str, Any] | None = None)
 
 
 def _start_once(
-    workdir: Path, storage: Path, port: int, extra_config: Mapping[str, Any]
+    workdir: Path,
+    storage: Path,
+    port: int,
+    extra_config: Mapping[str, Any],
+    *,
+    own_session: bool = False,
 ) -> RunningRegistry:
     config = deep_merge(base_config(storage, port), extra_config)
     config_path = workdir / "config.yml"
@@ -242,6 +253,7 @@ def _start_once(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent_hook(),
+            start_new_session=own_session,
         )
     _LIVE.add(process)
     running = RunningRegistry(
