@@ -26,7 +26,7 @@ from regtui.ui.screens.help import HelpScreen
 from regtui.ui.screens.main import MainScreen
 from regtui.ui.screens.raw import RawDocumentScreen
 from regtui.ui.screens.start import StartScreen
-from regtui.ui.widgets.downloads_panel import BlobLine, DownloadsPanel
+from regtui.ui.widgets.downloads_panel import DownloadsPanel
 from regtui.ui.widgets.layer_table import LayerTable
 from regtui.ui.widgets.pane import Pane
 from regtui.ui.widgets.platform_list import PlatformList
@@ -68,6 +68,20 @@ def highlighted_label(pane: Pane[Any]) -> str:
 
 def status_text(pane: Pane[Any]) -> str:
     return static_text(pane.status)
+
+
+async def on_screen_and_redrawn(pilot: Any) -> tuple[str, str]:
+    """What is on screen, and what redrawing every widget from scratch shows.
+
+    They differ when a change repainted too little (a line left stale).
+    """
+    app = pilot.app
+    await pilot.pause()
+    shown = app.export_screenshot()
+    for widget in app.screen.walk_children():
+        widget.refresh()
+    await pilot.pause()
+    return shown, app.export_screenshot()
 
 
 async def test_drill_from_catalog_to_layers_by_keys(
@@ -143,20 +157,12 @@ async def test_pane_switch_draws_the_same_as_a_full_repaint(
         await wait_for(pilot, lambda: len(screen.panes[0].items) > 0, what="catalog")
         await settle(pilot)
 
-        async def on_screen_and_redrawn() -> tuple[str, str]:
-            await pilot.pause()
-            shown = app.export_screenshot()
-            for widget in screen.walk_children():
-                widget.refresh()
-            await pilot.pause()
-            return shown, app.export_screenshot()
-
         looks: set[str] = set()
         for key in ["tab", "tab", "shift+tab", "tab", "tab", "tab"]:
             before = focused_pane(app)
             await pilot.press(key)
             assert focused_pane(app) is not before
-            shown, redrawn = await on_screen_and_redrawn()
+            shown, redrawn = await on_screen_and_redrawn(pilot)
             assert shown == redrawn, f"stale paint after {key} into {focused_pane(app)}"
             looks.add(shown)
         assert len(looks) > 1  # the switches did change what is shown
@@ -336,8 +342,11 @@ async def test_download_a_non_host_platform(registry: RegistryHandle, tmp_path: 
         await pilot.pause(0.2)
         header = static_text(view.query_one(".download-header"))
         assert "done" in header and "linux/arm/v7" in header
-        states = [line.state for line in view.query(BlobLine)]
+        states = [line.state for line in view.lines]
         assert states[:-1] == ["done"] * (len(states) - 1)
+        # Each progress frame repaints only the lines that changed: none is left stale.
+        shown, redrawn = await on_screen_and_redrawn(pilot)
+        assert shown == redrawn
 
     seeded = multi.manifests["linux/arm/v7"]
     layout = tmp_path / "downloads" / "app_1.0"

@@ -26,6 +26,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.timer import Timer
@@ -94,66 +95,28 @@ class DownloadRequest:
         return (str(self.reference), self.digest, str(self.destination))
 
 
-class BlobLine(Widget):
-    """One blob (or the total) on one line: label, bar, percentage, bytes, speed, state.
+class BlobLine:
+    """What one line says about a blob (or the total): label, bar, bytes, speed, state.
 
-    Drawn as a single line rather than five widgets (a ``ProgressBar`` alone is three): a
-    12-blob pull was ~90 widgets to restyle and repaint five times a second, CPU taken
-    from the transfer it shows. The line is built as segments (``render_line``), with its
-    styles looked up once per restyle: going through ``render`` (Rich ``Text``, converted
-    for Textual on every frame) and looking up the styles on every refresh was a quarter
-    of a core while a download ran.
+    Not a widget: a download's lines are drawn by one :class:`BlobLines`.
     """
 
     LABEL_WIDTH = 21
     TAIL_WIDTH = 5 + 21 + 12 + 26  # percentage, bytes, speed, state
 
-    def __init__(self, label: str, *, classes: str = "blob-line") -> None:
-        super().__init__(classes=classes)
-        self._label = label
-        self._shown: tuple[int, int, str, str, str] = (0, 0, "", "", "waiting")
-        self._styles: dict[str, Style] = {}
-        self._strip: tuple[tuple[Any, ...], Strip] | None = None
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.shown: tuple[int, int, str, str, str] = (0, 0, "", "", "waiting")
 
     @property
     def state(self) -> str:
         """The state word shown (``done``, ``retrying in 2s: …``...)."""
-        return self._shown[3]
+        return self.shown[3]
 
-    def show(self, done: int, total: int, speed: str, state: str, state_class: str) -> None:
-        """Set what the line says; it is redrawn only when that changed."""
-        shown = (done, total, speed, state, state_class)
-        if shown != self._shown:
-            self._shown = shown
-            self.refresh()
-
-    def notify_style_update(self) -> None:
-        """Restyled (theme, CSS): look the styles up again."""
-        super().notify_style_update()
-        self._styles.clear()
-        self._strip = None
-
-    def _style(self, component: str | None = None) -> Style:
-        """The line's style, or a component's over it (cached until the next restyle)."""
-        key = component or ""
-        style = self._styles.get(key)
-        if style is None:
-            style = self.rich_style
-            if component is not None:
-                # The full component style: its colours blended over the background
-                # (a partial one leaves out colours with alpha, like $foreground 15%).
-                # The lines have no background of their own: the panel's is theirs.
-                panel = next(
-                    (node for node in self.ancestors if isinstance(node, DownloadsPanel)), None
-                )
-                if panel is not None:
-                    style = style + panel.get_component_rich_style(component)
-            self._styles[key] = style
-        return style
-
-    def _segments(self, width: int) -> list[Segment]:
-        done, total, speed, state, state_class = self._shown
-        base = self._style()
+    def segments(self, width: int, style: Callable[[str | None], Style]) -> list[Segment]:
+        """The line at ``width`` cells, its parts styled by ``style(component)``."""
+        done, total, speed, state, state_class = self.shown
+        base = style(None)
         bar_width = max(4, width - self.LABEL_WIDTH - self.TAIL_WIDTH - 2)
         fraction = min(1.0, done / total) if total > 0 else 0.0
         filled = round(bar_width * fraction)
@@ -172,25 +135,95 @@ class BlobLine(Widget):
             + "  "
         )
         return [
-            Segment(self._label[: self.LABEL_WIDTH - 1].ljust(self.LABEL_WIDTH), base),
-            Segment(
-                "━" * filled,
-                self._style("blob-line--bar-done" if finished else "blob-line--bar"),
-            ),
+            Segment(self.label[: self.LABEL_WIDTH - 1].ljust(self.LABEL_WIDTH), base),
+            Segment("━" * filled, style("blob-line--bar-done" if finished else "blob-line--bar")),
             # A lighter line for the rest, so the bar reads even without colours (NO_COLOR).
-            Segment("─" * (bar_width - filled), self._style("blob-line--bar-empty")),
+            Segment("─" * (bar_width - filled), style("blob-line--bar-empty")),
             Segment(plain, base),
-            Segment(fmt.one_line(state, 24), self._style(word_style)),
+            Segment(fmt.one_line(state, 24), style(word_style)),
         ]
 
+
+class BlobLines(Widget):
+    """A download's blob lines and its total line (the last), drawn as one widget.
+
+    One widget rather than one per line: every progress frame repainted each line's widget
+    and every container around it (~20 widgets for a 12-blob pull, five times a second).
+    Lines are built as segments (``render_line``), each redrawn only when what it says
+    changed, with styles looked up once per restyle: going through ``render`` (Rich
+    ``Text``, converted for Textual on every frame) was a quarter of a core while a
+    download ran.
+    """
+
+    def __init__(self, labels: Iterable[str]) -> None:
+        super().__init__(classes="download-blobs")
+        self.lines: list[BlobLine] = []
+        self._styles: dict[str, Style] = {}
+        self._strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}
+        self.set_labels(labels)
+
+    def set_labels(self, labels: Iterable[str]) -> None:
+        """One line per label, then the total line."""
+        self.lines = [BlobLine(label) for label in labels]
+        self.lines.append(BlobLine("total"))
+        self._strips.clear()
+        self.refresh(layout=True)
+
+    def show(
+        self, index: int, done: int, total: int, speed: str, state: str, state_class: str
+    ) -> None:
+        """Set what line ``index`` says; only that line is redrawn, and only if it changed."""
+        line = self.lines[index]
+        shown = (done, total, speed, state, state_class)
+        if shown != line.shown:
+            line.shown = shown
+            self.refresh(Region(0, index, self.size.width, 1))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """One row per line."""
+        return len(self.lines)
+
+    def notify_style_update(self) -> None:
+        """Restyled (theme, CSS): look the styles up again."""
+        super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+    def _style(self, component: str | None = None, *, total: bool = False) -> Style:
+        """The lines' style, or a component's over it (cached until the next restyle)."""
+        key = f"{component or ''}{'+total' if total else ''}"
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style
+            # The lines have no background of their own: the panel's is theirs.
+            panel = next((n for n in self.ancestors if isinstance(n, DownloadsPanel)), None)
+            if panel is not None:
+                if total:
+                    style = style + panel.get_component_rich_style("blob-line--total", partial=True)
+                if component is not None:
+                    # The full component style: its colours blended over the background
+                    # (a partial one leaves out colours with alpha, like $foreground 15%).
+                    style = style + panel.get_component_rich_style(component)
+            self._styles[key] = style
+        return style
+
     def render_line(self, y: int) -> Strip:
-        """The one line, rebuilt only when what it shows or its width changed."""
+        """Line ``y``, rebuilt only when what it shows or the width changed."""
         width = self.size.width
-        key = (self._shown, width)
-        if self._strip is not None and self._strip[0] == key:
-            return self._strip[1]
-        strip = Strip(self._segments(width)).adjust_cell_length(width, self._style())
-        self._strip = (key, strip)
+        if not 0 <= y < len(self.lines):
+            return Strip.blank(width, self._style())
+        line = self.lines[y]
+        key = (line.shown, width)
+        cached = self._strips.get(y)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        total = y == len(self.lines) - 1
+
+        def style(component: str | None) -> Style:
+            return self._style(component, total=total)
+
+        strip = Strip(line.segments(width, style)).adjust_cell_length(width, style(None))
+        self._strips[y] = (key, strip)
         return strip
 
 
@@ -216,9 +249,8 @@ class DownloadView(Vertical, can_focus=True):
         self._line_digests: tuple[str, ...] = ()
         self._header_shown: Text | None = None
         # Parts of the view, found once it is mounted (on_mount).
-        self._blobs: Vertical | None = None
+        self._blobs: BlobLines | None = None
         self._header: Static | None = None
-        self._total: BlobLine | None = None
         if planned is not None:
             self._adopt_plan(planned)
 
@@ -227,16 +259,18 @@ class DownloadView(Vertical, can_focus=True):
         # The lines come with the view when the plan is known: every later mount is
         # another layout pass of the whole screen while the transfer runs.
         self._line_digests = tuple(self.stats.rows)
-        with Vertical(classes="download-blobs"):
-            yield from (_blob_line(row) for row in self.stats.rows.values())
-        yield BlobLine("total", classes="blob-line download-total")
+        yield BlobLines(_blob_label(row) for row in self.stats.rows.values())
 
     def on_mount(self) -> None:
         # Looked up once: render_progress runs five times a second.
-        self._blobs = self.query_one(".download-blobs", Vertical)
+        self._blobs = self.query_one(BlobLines)
         self._header = self.query_one(".download-header", Static)
-        self._total = self.query_one(".download-total", BlobLine)
         self.render_progress()
+
+    @property
+    def lines(self) -> list[BlobLine]:
+        """What the blob lines and, last, the total line say."""
+        return list(self._blobs.lines) if self._blobs is not None else []
 
     def watch_has_focus(self, has_focus: bool) -> None:
         """Mark the focused download on its header line alone.
@@ -333,39 +367,36 @@ class DownloadView(Vertical, can_focus=True):
         blobs = self._blobs
         digests = tuple(self.stats.rows)
         if digests != self._line_digests:
-            # Usually once, from the plan made before the pull starts (see plan); every
-            # mount is a layout pass of the whole screen.
-            blobs.remove_children()
-            blobs.mount_all(_blob_line(row) for row in self.stats.rows.values())
+            # Usually never: the lines come with the plan made before the pull starts
+            # (see plan). A new number of lines is a layout pass of the whole screen.
+            blobs.set_labels(_blob_label(row) for row in self.stats.rows.values())
             self._line_digests = digests
-            self.call_after_refresh(self.render_progress, True)
-            self._update_header()
-            return
-        lines = [line for line in blobs.children if isinstance(line, BlobLine)]
-        for line, row in zip(lines, self.stats.rows.values(), strict=False):
+        for index, row in enumerate(self.stats.rows.values()):
             speed = self._blob_speed(row, now)
             note = self.notes.get(row.digest)
             state = note or STATE_WORDS.get(row.state, row.state)
-            line.show(row.done, row.size, fmt.rate(speed) if speed else "", state, row.state)
-        self._render_total(now)
+            blobs.show(
+                index, row.done, row.size, fmt.rate(speed) if speed else "", state, row.state
+            )
+        self._render_total(blobs, now)
         self._update_header()
 
-    def _render_total(self, now: float) -> None:
-        total_line = self._total
-        if total_line is None:
-            return
+    def _render_total(self, blobs: BlobLines, now: float) -> None:
+        last = len(blobs.lines) - 1
         stats = self.stats
         if not stats.rows:
-            total_line.show(0, 0, "", "resolving…" if self.running else "", "waiting")
+            blobs.show(last, 0, 0, "", "resolving…" if self.running else "", "waiting")
             return
         if self.state == "downloading":
             speed = stats.speed(now)
             eta = stats.eta(speed)
             eta_text = f"ETA {fmt.duration(eta)}" if eta is not None else "ETA --"
-            total_line.show(stats.done, stats.total, fmt.rate(speed) if speed else "", eta_text, "")
+            rate = fmt.rate(speed) if speed else ""
+            blobs.show(last, stats.done, stats.total, rate, eta_text, "")
         elif self.state == "done" and self.result is not None:
             result = self.result
-            total_line.show(
+            blobs.show(
+                last,
                 stats.total,
                 stats.total,
                 fmt.rate(result.rate) if result.rate else "",
@@ -373,7 +404,7 @@ class DownloadView(Vertical, can_focus=True):
                 "done",
             )
         else:
-            total_line.show(stats.done, stats.total, "", self.state, "failed")
+            blobs.show(last, stats.done, stats.total, "", self.state, "failed")
 
     def _update_header(self) -> None:
         header = self._header
@@ -425,8 +456,8 @@ def _plan(
     )
 
 
-def _blob_line(row: BlobRow) -> BlobLine:
-    return BlobLine(f"{row.kind:<6} {row.digest.split(':', 1)[-1][:12]}")
+def _blob_label(row: BlobRow) -> str:
+    return f"{row.kind:<6} {row.digest.split(':', 1)[-1][:12]}"
 
 
 def _ref_label(ref: Reference) -> str:
@@ -449,6 +480,7 @@ class DownloadsPanel(PaneBox):
         "blob-line--done",
         "blob-line--retrying",
         "blob-line--failed",
+        "blob-line--total",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
