@@ -160,6 +160,16 @@ async def settled(app: RegtuiApp) -> None:
     await until(lambda: painted(app))
 
 
+async def pane_switch(app: RegtuiApp) -> float:
+    """Press Tab; seconds until the focus has moved and the result is on screen."""
+    before = app.focused
+    started = time.perf_counter()
+    send_key(app, "tab")
+    await until(lambda: app.focused is not before)
+    await settled(app)
+    return time.perf_counter() - started
+
+
 def send_key(app: RegtuiApp, key: str) -> None:
     """Deliver a key press the way the terminal driver does (no waiting, unlike Pilot)."""
     event = events.Key(key, key if len(key) == 1 else None)
@@ -203,12 +213,7 @@ async def tui_pull(
             await asyncio.wait({pulled}, timeout=timeout)
             if pulled.done():
                 break
-            before = app.focused
-            t0 = time.perf_counter()
-            send_key(app, "tab")
-            await until(lambda: app.focused is not before)  # noqa: B023
-            await settled(app)
-            switches.append(time.perf_counter() - t0)
+            switches.append(await pane_switch(app))
             next_switch = time.perf_counter() + 0.4
         seconds = time.perf_counter() - started
         await until(lambda: not view.running)  # the view has taken in the result
@@ -225,12 +230,7 @@ async def idle_switches(host: str, work: Path, count: int = 8) -> list[float]:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(1.0)
         for _ in range(count):
-            before = app.focused
-            t0 = time.perf_counter()
-            send_key(app, "tab")
-            await until(lambda: app.focused is not before)  # noqa: B023
-            await settled(app)
-            latencies.append(time.perf_counter() - t0)
+            latencies.append(await pane_switch(app))
             await pilot.pause(0.2)
     return latencies
 
