@@ -54,7 +54,7 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
             zebra_stripes=False,
             cursor_foreground_priority="renderable",
         )
-        self._rows_drawn_at_width = -1
+        self._rows_drawn_for: tuple[int, tuple[int, ...]] | None = None
         self._style_while_drawing: Style | None = None
 
     def focus(self, scroll_visible: bool = True) -> RegtuiDataTable:
@@ -123,18 +123,27 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
             self._style_while_drawing = None
 
     def _on_resize(self, event: events.Resize) -> None:
-        """Resized: forget the rendered rows only when the width changed.
+        """Resized: forget the rendered rows only if they would now be drawn differently.
 
-        ``DataTable`` forgets them on any resize, but a row is drawn to the table's width
-        alone. When the downloads panel opens, the panes get shorter, not narrower, and
-        re-rendering every visible row of four tables was most of the UI's CPU in the first
-        quarter second of a download (bench/tui_responsiveness.py).
+        ``DataTable`` forgets them on any resize, but a row depends on the table's width
+        and the columns' widths, not its height. When the downloads panel opens, the panes
+        get shorter, nothing else: re-rendering every visible row of four tables was most
+        of the UI's CPU in the first quarter second of a download
+        (bench/tui_responsiveness.py).
         """
         event.prevent_default()
-        width = self.size.width
-        if width != self._rows_drawn_at_width:
-            self._rows_drawn_at_width = width
-            self._update_count += 1
+        self._forget_rows_if_redrawn_differently()
+
+    def _forget_rows_if_redrawn_differently(self) -> None:
+        """Drop the rendered rows when the table's or a column's width changed."""
+        drawn_for = (
+            self.size.width,
+            tuple(column.get_render_width(self) for column in self.ordered_columns),
+        )
+        if drawn_for != self._rows_drawn_for:
+            self._rows_drawn_for = drawn_for
+            self._update_count += 1  # part of every rendered row's cache key
+            self.refresh()
 
     def notify_style_update(self) -> None:
         """Restyled (every focus change is one): keep the rendered rows.
@@ -198,6 +207,9 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         for column, width in zip(columns, widths, strict=True):
             column.content_width = width
         super()._update_dimensions(rest)
+        # Rows drawn since they were added (before this idle callback) have the old
+        # column widths; DataTable counts on a resize event coming to redraw them.
+        self._forget_rows_if_redrawn_differently()
 
     def visible_row_range(self) -> range:
         """Indexes of the rows currently in view."""
