@@ -144,6 +144,10 @@ class BlobLine:
         ]
 
 
+def _lines_for(labels: Iterable[str]) -> list[BlobLine]:
+    return [*(BlobLine(label) for label in labels), BlobLine("total")]
+
+
 class BlobLines(Widget):
     """A download's blob lines and its total line (the last), drawn as one widget.
 
@@ -157,15 +161,13 @@ class BlobLines(Widget):
 
     def __init__(self, labels: Iterable[str]) -> None:
         super().__init__(classes="download-blobs")
-        self.lines: list[BlobLine] = []
+        self.lines = _lines_for(labels)
         self._styles: dict[str, Style] = {}
         self._strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}
-        self.set_labels(labels)
 
     def set_labels(self, labels: Iterable[str]) -> None:
-        """One line per label, then the total line."""
-        self.lines = [BlobLine(label) for label in labels]
-        self.lines.append(BlobLine("total"))
+        """One line per label, then the total line (a new height: a layout pass)."""
+        self.lines = _lines_for(labels)
         self._strips.clear()
         self.refresh(layout=True)
 
@@ -256,8 +258,8 @@ class DownloadView(Vertical, can_focus=True):
 
     def compose(self) -> Iterable[Any]:
         yield Static("", classes="download-header")
-        # The lines come with the view when the plan is known: every later mount is
-        # another layout pass of the whole screen while the transfer runs.
+        # The lines come with the view when the plan is known: a later change in their
+        # number is another layout pass of the whole screen while the transfer runs.
         self._line_digests = tuple(self.stats.rows)
         yield BlobLines(_blob_label(row) for row in self.stats.rows.values())
 
