@@ -137,6 +137,16 @@ async def test_command_palette_switches_registry(
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, StartScreen), what="start screen")
         assert DEMO_HOST in app.screen.recent
+        # Open it again from the start screen, and switch once more: back to that screen.
+        start = app.screen
+        await pilot.press(*DEMO_HOST, "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="main screen")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Switch registry")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is start, what="the same start screen")
+        assert len(app.screen_stack) == 2  # no screens pile up
 
 
 async def test_help_lists_every_pane(
