@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.message import Message
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
@@ -58,7 +59,10 @@ class MainScreen(Screen[None]):
     #: not recomposite every cell of the terminal (it was most of the switch's cost).
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
-    AUTO_FOCUS = None
+    #: No auto focus (None would mean the app's "*"): on_mount focuses the pane the user
+    #: starts in. Auto focus first gave it to the hidden filter box, and moving it away
+    #: restyled the pane once more before the first frame.
+    AUTO_FOCUS = ""
     HORIZONTAL_BREAKPOINTS = [
         (0, "-narrow"),
         (120, "-wide"),
@@ -114,6 +118,7 @@ class MainScreen(Screen[None]):
         self.clock = clock
         self.session: BrowserSession | None = None
         self._last_pane = 0
+        self._resumed = False
         #: The user went to the platforms pane by drilling (Enter, or a reference given):
         #: a single-image tag then skips on to its layers.
         self._drilling = False
@@ -134,6 +139,13 @@ class MainScreen(Screen[None]):
                 self.session.start_catalog(CATALOG_PAGE_SIZE, FIRST_PAGE_SIZE)
 
     def compose(self) -> Iterable[Any]:
+        # The width class first: set by the first resize instead, it restyled every widget
+        # once more before the first frame (~40 ms of a start).
+        width = self.app.size.width
+        for threshold, name in sorted(self.HORIZONTAL_BREAKPOINTS, reverse=True):
+            if width >= threshold:
+                self.set_class(True, name, update=False)
+                break
         yield Header(show_clock=False)
         with Container(id="panes"):
             yield RepositoryList()
@@ -144,6 +156,15 @@ class MainScreen(Screen[None]):
         panel.display = False
         yield panel
         yield KeyBar()
+
+    def post_message(self, message: Message) -> bool:
+        if isinstance(message, events.ScreenResume) and not self._resumed:
+            # The first resume follows the mount, which styled every widget moments ago:
+            # styling them all again cost ~50 ms before the first frame. Later resumes
+            # (back from a dialog) restyle as usual.
+            self._resumed = True
+            message.refresh_styles = False
+        return super().post_message(message)
 
     # Parts ------------------------------------------------------------------------------------
     @property
