@@ -116,6 +116,7 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         and blends their colours: a third of the CPU of redrawing a table with its rows
         already rendered (as when the downloads panel opens and the panes get shorter).
         """
+        self._forget_rows_drawn_differently()
         self._style_while_drawing = self.rich_style
         try:
             return super().render_lines(crop)
@@ -123,27 +124,29 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
             self._style_while_drawing = None
 
     def _on_resize(self, event: events.Resize) -> None:
-        """Resized: forget the rendered rows only if they would now be drawn differently.
+        """Resized: nothing to do here; ``render_lines`` forgets rows drawn differently.
 
-        ``DataTable`` forgets them on any resize, but a row depends on the table's width
-        and the columns' widths, not its height. When the downloads panel opens, the panes
-        get shorter, nothing else: re-rendering every visible row of four tables was most
-        of the UI's CPU in the first quarter second of a download
-        (bench/tui_responsiveness.py).
+        ``DataTable`` forgets its rendered rows on any resize, but a row depends on the
+        table's width and the columns' widths, not its height. When the downloads panel
+        opens, the panes get shorter, nothing else: re-rendering every visible row of four
+        tables was most of the UI's CPU in the first quarter second of a download
+        (bench/tui_responsiveness.py). A resized table is repainted anyway.
         """
         event.prevent_default()
-        self._forget_rows_if_redrawn_differently()
 
-    def _forget_rows_if_redrawn_differently(self) -> None:
-        """Drop the rendered rows when the table's or a column's width changed."""
-        drawn_for = (
+    def _drawn_for(self) -> tuple[int, tuple[int, ...]]:
+        """What a rendered row depends on besides its cells: the table's and columns' widths."""
+        return (
             self.size.width,
             tuple(column.get_render_width(self) for column in self.ordered_columns),
         )
+
+    def _forget_rows_drawn_differently(self) -> None:
+        """Drop the rendered rows when the table's or a column's width changed."""
+        drawn_for = self._drawn_for()
         if drawn_for != self._rows_drawn_for:
             self._rows_drawn_for = drawn_for
             self._update_count += 1  # part of every rendered row's cache key
-            self.refresh()
 
     def notify_style_update(self) -> None:
         """Restyled (every focus change is one): keep the rendered rows.
@@ -209,7 +212,8 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         super()._update_dimensions(rest)
         # Rows drawn since they were added (before this idle callback) have the old
         # column widths; DataTable counts on a resize event coming to redraw them.
-        self._forget_rows_if_redrawn_differently()
+        if self._rows_drawn_for is not None and self._drawn_for() != self._rows_drawn_for:
+            self.refresh()
 
     def visible_row_range(self) -> range:
         """Indexes of the rows currently in view."""
