@@ -1082,3 +1082,48 @@ def test_inspect_report_cannot_send_terminal_escapes(
         assert run.code == 0, run.err
         bad = {c for line in run.out.splitlines() for c in line if not c.isprintable()}
         assert not bad, f"control characters in the report: {sorted(map(hex, map(ord, bad)))}"
+
+
+# The TUI -------------------------------------------------------------------------------------
+#: Names a registry may list (distribution validates them; a hostile one need not) that
+#: Rich would read as markup: a closing tag that raised while drawing, a style, an emoji.
+MARKUP_NAMES = ["[/done]", "[b]bold[/b]", "a:smile:b"]
+
+
+def markup_names_registry(request: httpx.Request) -> httpx.Response:
+    path = request.url.path
+    if path == "/v2/":
+        return httpx.Response(200, json={})
+    if path == "/v2/_catalog":
+        return httpx.Response(200, json={"repositories": ["a/ok", *MARKUP_NAMES]})
+    if path == "/v2/a/ok/tags/list":
+        return httpx.Response(200, json={"name": "a/ok", "tags": MARKUP_NAMES})
+    return httpx.Response(404, json={"errors": [{"code": "NAME_UNKNOWN", "message": "no"}]})
+
+
+async def test_the_tui_shows_listed_names_as_written(tmp_path: Path) -> None:
+    from ui_support import quiet_app, screen_text, settle, wait_for
+
+    from regtui.ui.widgets.repository_list import RepositoryList
+    from regtui.ui.widgets.tag_table import TagTable
+
+    def factory(registry: Any, options: TransportOptions | None = None) -> RegistryClient:
+        return RegistryClient(registry, transport=httpx.MockTransport(markup_names_registry))
+
+    app = quiet_app(
+        "127.0.0.1:5000",
+        client_factory=factory,
+        download_dir=tmp_path / "dl",
+        recent_path=tmp_path / "recent.json",
+    )
+    async with app.run_test(size=(160, 30)) as pilot:
+        repos = app.screen.query_one(RepositoryList)
+        await wait_for(pilot, lambda: len(repos.items) == 4, what="catalog")
+        await pilot.press("home", "enter")  # a/ok, whose tags look like markup too
+        tags = app.screen.query_one(TagTable)
+        await wait_for(pilot, lambda: len(tags.items) == 3, what="tags")
+        await settle(pilot)
+        shown = screen_text(app)
+        for name in MARKUP_NAMES:
+            assert shown.count(name) == 2  # as a repository and as a tag
+        assert app.is_running

@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.images import SINGLE_LABEL, SINGLE_RUN
 from support.registry import skopeo
 from support.seed import RegistryHandle
-from ui_support import demo_store_dir, settle, static_text, wait_for  # noqa: F401 (fixture)
+from ui_support import (  # noqa: F401 (fixture)
+    demo_store_dir,
+    screen_text,
+    settle,
+    static_text,
+    wait_for,
+)
 
 from regtui.core.client import RegistryClient, TransportOptions
 from regtui.core.errors import PermissionDeniedError
@@ -301,6 +308,12 @@ async def test_single_platform_tag_skips_to_layers(
         assert [row.digest for row in layers.items] == [x.digest for x in manifest.layers]
         summary = static_text(layers.query_one("#config-summary"))
         assert "tini" in summary and "9000/tcp" in summary and "/work" in summary
+        # What the image says is shown as written, brackets and colons included (Rich
+        # would read it as markup: styles, emoji, or a crash on a closing tag).
+        assert f"description={SINGLE_LABEL}" in summary
+        assert SINGLE_RUN in [row.created_by for row in layers.items]
+        await pilot.pause()
+        assert SINGLE_RUN[:24] in screen_text(app)  # as much as the narrow pane shows
         # y copies registry/repo@digest; m shows the raw manifest; c the raw config.
         await pilot.press("y")
         assert app.clipboard == f"{registry.host}/{single.repo}@{single.digest}"

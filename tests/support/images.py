@@ -782,8 +782,13 @@ def build_multi(layout: Path) -> SeededImage:
     )
 
 
+#: A history command and a label of ``tools/single`` that look like Rich markup.
+SINGLE_RUN = "RUN sed -i 's/[a-z]*/x/' /etc/motd && echo [/done] # buildkit"
+SINGLE_LABEL = "[deprecated] use [b]tools/other[/b] :smile:"
+
+
 def build_single(layout: Path) -> SeededImage:
-    """``tools/single:latest``: one OCI manifest, linux/amd64, 2 layers."""
+    """``tools/single:latest``: one OCI manifest, linux/amd64, 3 layers."""
     store = BlobStore()
     created = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
     tools = (
@@ -799,6 +804,8 @@ def build_single(layout: Path) -> SeededImage:
         _nop('CMD ["/bin/sh"]'),
         Step("ENV TOOLS_HOME=/work", None, BUILDKIT, created),
         Step("COPY tini tool /usr/local/bin/ # buildkit", tools, BUILDKIT),
+        # Brackets that Rich would read as markup: shown verbatim, never a crash.
+        Step(SINGLE_RUN, (file("etc/motd", "x\n"),), BUILDKIT),
         Step("WORKDIR /work", None, BUILDKIT),
         Step("USER tools", None, BUILDKIT),
         Step('ENTRYPOINT ["/usr/local/bin/tini", "--"]', None, BUILDKIT),
@@ -811,7 +818,11 @@ def build_single(layout: Path) -> SeededImage:
         entrypoint=["/usr/local/bin/tini", "--"],
         cmd=["/usr/local/bin/tool"],
         working_dir="/work",
-        labels={"org.opencontainers.image.title": "single", "maintainer": "regtui tests"},
+        labels={
+            "org.opencontainers.image.title": "single",
+            "maintainer": "regtui tests",
+            "description": SINGLE_LABEL,
+        },
     )
     manifest = build_manifest(
         store, platform="linux/amd64", steps=steps, config=config, created=created

@@ -28,13 +28,14 @@ NONE = "—"
 
 def info_table(info: RegistryInfo | None, host: str) -> Table:
     """The facts as a two-column grid (``info`` None: still being checked)."""
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True, min_width=14)
-    grid.add_column(overflow="fold")
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True, min_width=14)
+    table.add_column(overflow="fold")
+    grid = _LiteralRows(table)
     grid.add_row("Registry", host)
     if info is None:
         grid.add_row("", Text("checking…", style="italic"))
-        return grid
+        return table
     if info.ping is not None:
         scheme = info.ping.scheme
         grid.add_row("URL scheme", "https" if scheme == "https" else f"{scheme} (plain HTTP)")
@@ -70,7 +71,20 @@ def info_table(info: RegistryInfo | None, host: str) -> Table:
         grid.add_row("Granted", NONE)
     for i, warning in enumerate(auth.warnings):
         grid.add_row("Warnings" if i == 0 else "", Text(warning, style="italic"))
-    return grid
+    return table
+
+
+class _LiteralRows:
+    """Adds rows whose values are shown as written, not read as Rich markup.
+
+    Realm, service, scopes and user names come from the registry or the user's files.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def add_row(self, label: str, value: str | Text) -> None:
+        self.table.add_row(label, Text(value) if isinstance(value, str) else value)
 
 
 class RegistryInfoScreen(ModalScreen[None]):

@@ -304,7 +304,7 @@ class MainScreen(Screen[None]):
                 event.pane.worker_failed(event.worker, event.error)
             return
         session.replace_client(client)
-        self.notify(f"Logged in to {session.registry}", timeout=3)
+        self.notify(f"Logged in to {session.registry}", timeout=3, markup=False)
         for event in waiting:
             event.pane.reload()
 
@@ -354,7 +354,9 @@ class MainScreen(Screen[None]):
             what = (
                 f"{repository}:{reference if ':' not in reference else fmt.short_digest(reference)}"
             )
-            self.notify(f"{what} → {request.destination}", title="Downloading", timeout=3)
+            self.notify(
+                f"{what} → {request.destination}", title="Downloading", timeout=3, markup=False
+            )
 
     @on(DownloadsPanel.DownloadFinished)
     def _download_finished(self, event: DownloadsPanel.DownloadFinished) -> None:
@@ -362,13 +364,24 @@ class MainScreen(Screen[None]):
         ref = view.request.reference
         what = f"{ref.repository}:{ref.tag or fmt.short_digest(ref.digest or '')}"
         if view.state == "done":
-            self.notify(f"{what} → {view.request.destination}", title="Downloaded", timeout=5)
+            self.notify(
+                f"{what} → {view.request.destination}",
+                title="Downloaded",
+                timeout=5,
+                markup=False,
+            )
         elif view.state == "failed":
             self.notify(
-                f"{what}: {view.error}", title="Download failed", severity="error", timeout=8
+                f"{what}: {view.error}",
+                title="Download failed",
+                severity="error",
+                timeout=8,
+                markup=False,
             )
         else:
-            self.notify(f"{what}: cancelled", title="Download", severity="warning", timeout=3)
+            self.notify(
+                f"{what}: cancelled", title="Download", severity="warning", timeout=3, markup=False
+            )
 
     def action_toggle_downloads(self) -> None:
         """Show or hide the downloads panel."""

@@ -349,7 +349,7 @@ class LayerTable(Pane[LayerRow]):
             return
         text = f"{self.session.registry}/{shown.repository}@{shown.fetched.digest}"
         self.app.copy_to_clipboard(text)
-        self.notify(text, title="Copied")
+        self.notify(text, title="Copied", markup=False)
 
 
 def config_summary(shown: Shown) -> RenderableType:
@@ -360,7 +360,8 @@ def config_summary(shown: Shown) -> RenderableType:
     grid.add_column(overflow="fold")
 
     def add(key: str, value: str | Text) -> None:
-        grid.add_row(key, value)
+        # As written: a str cell would be read as Rich markup (labels, env, commands).
+        grid.add_row(key, Text(value) if isinstance(value, str) else value)
 
     if isinstance(manifest, ImageManifest):
         total = fmt.size(manifest.total_size)

@@ -352,4 +352,4 @@ class PlatformList(Pane[PlatformRow]):
             return
         text = f"{self.session.registry}/{self.repository}@{row.digest}"
         self.app.copy_to_clipboard(text)
-        self.notify(text, title="Copied")
+        self.notify(text, title="Copied", markup=False)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
-from rich.text import Text
+from rich.text import Text, TextType
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region
@@ -33,6 +33,19 @@ def plain_width(value: object) -> int | None:
             return None
         return cell_len(value)
     return None
+
+
+def literal(value: Any) -> Any:
+    """A cell shown as written: ``DataTable`` reads a ``str`` cell as Rich markup.
+
+    Names, tags and history come from the registry: ``s/[a-z]*/x/`` lost its brackets,
+    ``echo [/done]`` raised an error while drawing, and ``:smile:`` became an emoji. Only
+    strings with ``[`` or ``:`` are wrapped: the others draw the same either way, and a
+    ``Text`` per cell costs time and memory in a 10,000-row table.
+    """
+    if isinstance(value, str) and ("[" in value or ":" in value):
+        return Text(value, end="")
+    return value
 
 
 class RegtuiDataTable(DataTable[Any], RepaintHold):
@@ -162,6 +175,16 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
             self._styles_cache.clear()
         self.refresh()
 
+    def add_row(
+        self,
+        *cells: CellType,
+        height: int | None = 1,
+        key: str | None = None,
+        label: TextType | None = None,
+    ) -> RowKey:
+        """Add a row whose cells are shown as written (see :func:`literal`)."""
+        return super().add_row(*map(literal, cells), height=height, key=key, label=label)
+
     def update_cell(
         self,
         row_key: RowKey | str,
@@ -170,13 +193,14 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         *,
         update_width: bool = False,
     ) -> None:
-        """Update a cell; with ``update_width``, widen its column if the value needs it.
+        """Update a cell (shown as written); with ``update_width``, widen its column if needed.
 
         Unlike ``DataTable``'s, this never narrows the column: to fit a column to a cell
         narrower than the widest, ``DataTable`` re-measures every cell of the column, and
         with 10,000 tags and a screenful of rows being filled in that froze the app for
         ~40 s. Columns are fitted again when the rows are rebuilt.
         """
+        value = literal(value)
         if update_width:
             column = self.columns.get(
                 ColumnKey(column_key) if isinstance(column_key, str) else column_key

@@ -305,4 +305,4 @@ class TagTable(Pane[TagRow]):
             return
         text = f"{self.session.registry}/{self.repository}@{row.details.digest}"
         self.app.copy_to_clipboard(text)
-        self.notify(text, title="Copied")
+        self.notify(text, title="Copied", markup=False)
