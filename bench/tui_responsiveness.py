@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from regtui.ui import freeze_imported_objects  # noqa: E402
 from regtui.ui.app import RegtuiApp, make_app  # noqa: E402
 from regtui.ui.screens.main import MainScreen  # noqa: E402
 from regtui.ui.widgets.downloads_panel import DownloadsPanel  # noqa: E402
@@ -63,6 +64,7 @@ SIZE = (160, 45)
 
 async def first_rows(host: str, expected: int, work: Path) -> tuple[float, float, int]:
     """Seconds to the first repository rows, to the whole catalog, and rows at first sight."""
+    freeze_imported_objects()  # as regtui.ui.run does before it makes the app
     started = time.perf_counter()
     app = make_app(host, download_dir=work / "dl", recent_path=work / "recent.json")
     app.cursor_blink = False

@@ -6,6 +6,7 @@ exit status.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from regtui.core.client import RegistryClient, TransportOptions, connect
@@ -15,7 +16,18 @@ from regtui.core.reference import Registry
 from regtui.ui.app import RegtuiApp, make_app, parse_target
 from regtui.ui.session import ClientFactory
 
-__all__ = ["RegtuiApp", "make_app", "parse_target", "run"]
+__all__ = ["RegtuiApp", "freeze_imported_objects", "make_app", "parse_target", "run"]
+
+
+def freeze_imported_objects() -> None:
+    """Take what the imports made (~40,000 objects) out of the garbage collector's sight.
+
+    Modules, classes and functions live as long as the process; without this, every full
+    collection walks them again, and one fell before the first rows were drawn
+    (bench/tui_responsiveness.py: ~40 ms sooner to the first rows, ~100 ms to the
+    whole catalog). Called once, after the imports, before the app is made.
+    """
+    gc.freeze()
 
 
 def run(
@@ -47,6 +59,7 @@ def run(
             given = credential or (cli_credential if registry.host == first else None)
             return connect(registry, opts, credential=given)
 
+    freeze_imported_objects()
     app = make_app(
         target, options=options, download_dir=download_dir, jobs=jobs, client_factory=factory
     )
