@@ -213,9 +213,7 @@ class Pane(PaneBox, Generic[T]):
         self._update_counts()
 
     def _add_rows(self, items: Sequence[T]) -> None:
-        table = self.table
-        for item in items:
-            table.add_row(*self.row_cells(item), key=self.row_key(item))
+        self.table.add_keyed_rows((self.row_cells(item), self.row_key(item)) for item in items)
 
     def clear_items(self, hint: str = "") -> None:
         """Empty the pane and show ``hint``."""
