@@ -154,9 +154,19 @@ async def page_latency(host: str, what: str, page_size: int) -> tuple[float, flo
 
 # The TUI ---------------------------------------------------------------------------------------
 async def tui_figures(target: str, pane_name: str, expected: int) -> dict[str, Any]:
-    """Start the app on ``target``; time the first rows, all rows, and ``j`` while loading."""
+    """Start the app on ``target``; time the first rows, all rows, and ``j`` while loading.
+
+    The first rows are the first frame that draws the pane's table with rows in it; a
+    ``j`` is answered when the cursor has moved and that frame is drawn (as a pane switch
+    is in ``bench/tui_responsiveness.py``). Until this version both were timed when the
+    rows or the cursor were in the table's model, before any frame showed them.
+    """
     import tempfile
 
+    from textual.geometry import Region
+    from textual.strip import Strip
+
+    from bench.tui_responsiveness import send_key, settled, until
     from regtui.ui import make_app
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,28 +174,38 @@ async def tui_figures(target: str, pane_name: str, expected: int) -> dict[str, A
         app.cursor_blink = False
         started = time.monotonic()
         figures: dict[str, Any] = {"keys": []}
-        async with app.run_test(size=(140, 45)) as pilot:
+        async with app.run_test(size=(140, 45)):
             figures["app_ready"] = time.monotonic() - started
             pane = _find_pane(app, pane_name)
-            deadline = started + 300
-            # Polling on purpose: it measures what a user would see, without hooking the app.
-            while not pane.items and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.002)
+            table = pane.table
+            drawn = asyncio.Event()
+            render_lines = table.render_lines
+
+            def watched_render_lines(crop: Region) -> list[Strip]:
+                strips = render_lines(crop)
+                if table.row_count and crop.height > 1 and not drawn.is_set():
+                    figures["first_count"] = table.row_count
+                    drawn.set()
+                return strips
+
+            table.render_lines = watched_render_lines  # type: ignore[method-assign]
+            await asyncio.wait_for(drawn.wait(), 300)
             figures["first_rows"] = time.monotonic() - started
-            figures["first_count"] = len(pane.items)
-            # Press j while the rest arrives; each press is answered when the cursor moves.
+            deadline = started + 300
+            # Press j while the rest arrives; answered when the moved cursor is drawn.
             while time.monotonic() < deadline:
                 loading = len(pane.items) < expected or pane.busy
                 if not loading:
                     figures.setdefault("all_rows", time.monotonic() - started)
                     if sum(1 for _, during in figures["keys"] if not during) >= 5:
                         break
-                table = pane.table
+                table.focus()
+                await settled(app)
                 before = table.cursor_row
                 pressed = time.monotonic()
-                await pilot.press("j")
-                while table.cursor_row == before and time.monotonic() - pressed < 60:  # noqa: ASYNC110
-                    await asyncio.sleep(0.001)
+                send_key(app, "j")
+                await asyncio.wait_for(until(lambda b=before: table.cursor_row != b), 60)
+                await settled(app)
                 figures["keys"].append((time.monotonic() - pressed, loading))
                 await asyncio.sleep(0.02)
             while (len(pane.items) < expected or pane.busy) and time.monotonic() < deadline:  # noqa: ASYNC110
