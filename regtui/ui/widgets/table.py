@@ -45,7 +45,7 @@ def literal(value: Any) -> Any:
     ``Text`` per cell costs time and memory in a 10,000-row table.
     """
     if isinstance(value, str) and ("[" in value or ":" in value):
-        return Text(value, end="")
+        return Text(value, end="", no_wrap=True)  # as DataTable makes a one-line str cell
     return value
 
 
