@@ -31,60 +31,51 @@ def info_table(info: RegistryInfo | None, host: str) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True, min_width=14)
     table.add_column(overflow="fold")
-    grid = _LiteralRows(table)
-    grid.add_row("Registry", host)
+
+    def row(label: str, value: str | Text) -> None:
+        # As written: realm, service, scopes and user names are not Rich markup.
+        table.add_row(label, Text(value) if isinstance(value, str) else value)
+
+    row("Registry", host)
     if info is None:
-        grid.add_row("", Text("checking…", style="italic"))
+        row("", Text("checking…", style="italic"))
         return table
     if info.ping is not None:
         scheme = info.ping.scheme
-        grid.add_row("URL scheme", "https" if scheme == "https" else f"{scheme} (plain HTTP)")
+        row("URL scheme", "https" if scheme == "https" else f"{scheme} (plain HTTP)")
     else:
-        grid.add_row("URL scheme", Text(f"unknown: {info.ping_error}", style="italic"))
-    grid.add_row(
+        row("URL scheme", Text(f"unknown: {info.ping_error}", style="italic"))
+    row(
         "--insecure",
         "on (plain HTTP and unverified TLS allowed)" if info.insecure else "off",
     )
     if info.ca_file:
-        grid.add_row("CA file", info.ca_file)
+        row("CA file", info.ca_file)
     if info.ping is not None:
         version = info.ping.api_version or "not sent"
-        grid.add_row("API version", f"{version} (/v2/ answered HTTP {info.ping.status})")
+        row("API version", f"{version} (/v2/ answered HTTP {info.ping.status})")
     auth = info.auth
-    grid.add_row("Credentials", auth.source)
+    row("Credentials", auth.source)
     if info.username:
-        grid.add_row("User", info.username)
+        row("User", info.username)
     scheme = auth.scheme
     if scheme == "none" and info.challenge_scheme:
         scheme = f"none (the registry asks for {info.challenge_scheme})"
-    grid.add_row("Auth scheme", scheme)
-    grid.add_row("Token realm", auth.realm or NONE)
-    grid.add_row("Service", auth.service or NONE)
+    row("Auth scheme", scheme)
+    row("Token realm", auth.realm or NONE)
+    row("Service", auth.service or NONE)
     if auth.granted:
         for i, scope in enumerate(auth.granted):
-            grid.add_row("Granted" if i == 0 else "", scope)
+            row("Granted" if i == 0 else "", scope)
     elif auth.scheme == "bearer":
-        grid.add_row("Granted", "no scope yet (browse, then look again)")
+        row("Granted", "no scope yet (browse, then look again)")
     elif auth.scheme == "basic":
-        grid.add_row("Granted", f"{NONE} (basic auth grants no token scopes)")
+        row("Granted", f"{NONE} (basic auth grants no token scopes)")
     else:
-        grid.add_row("Granted", NONE)
+        row("Granted", NONE)
     for i, warning in enumerate(auth.warnings):
-        grid.add_row("Warnings" if i == 0 else "", Text(warning, style="italic"))
+        row("Warnings" if i == 0 else "", Text(warning, style="italic"))
     return table
-
-
-class _LiteralRows:
-    """Adds rows whose values are shown as written, not read as Rich markup.
-
-    Realm, service, scopes and user names come from the registry or the user's files.
-    """
-
-    def __init__(self, table: Table) -> None:
-        self.table = table
-
-    def add_row(self, label: str, value: str | Text) -> None:
-        self.table.add_row(label, Text(value) if isinstance(value, str) else value)
 
 
 class RegistryInfoScreen(ModalScreen[None]):
