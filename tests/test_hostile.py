@@ -1102,20 +1102,12 @@ def markup_names_registry(request: httpx.Request) -> httpx.Response:
 
 
 async def test_the_tui_shows_listed_names_as_written(tmp_path: Path) -> None:
-    from ui_support import quiet_app, screen_text, settle, wait_for
+    from ui_support import screen_text, settle, stub_app, wait_for
 
     from regtui.ui.widgets.repository_list import RepositoryList
     from regtui.ui.widgets.tag_table import TagTable
 
-    def factory(registry: Any, options: TransportOptions | None = None) -> RegistryClient:
-        return RegistryClient(registry, transport=httpx.MockTransport(markup_names_registry))
-
-    app = quiet_app(
-        "127.0.0.1:5000",
-        client_factory=factory,
-        download_dir=tmp_path / "dl",
-        recent_path=tmp_path / "recent.json",
-    )
+    app = stub_app("127.0.0.1:5000", markup_names_registry, tmp_path)
     async with app.run_test(size=(160, 30)) as pilot:
         repos = app.screen.query_one(RepositoryList)
         await wait_for(pilot, lambda: len(repos.items) == 4, what="catalog")

@@ -18,11 +18,10 @@ from ui_support import (
     rewriting_factory,
     settle,
     static_text,
+    stub_app,
     wait_for,
 )
 
-from regtui.core.client import RegistryClient, TransportOptions
-from regtui.core.reference import Registry
 from regtui.demo import DemoRegistry
 from regtui.ui.app import RegtuiApp
 from regtui.ui.screens.help import HelpScreen
@@ -77,15 +76,7 @@ def schema1_registry(request: httpx.Request) -> httpx.Response:
 
 
 async def test_legacy_schema1_is_shown_not_pulled(tmp_path: Path) -> None:
-    def factory(registry: Registry, options: TransportOptions | None = None) -> RegistryClient:
-        return RegistryClient(registry, transport=httpx.MockTransport(schema1_registry))
-
-    app = quiet_app(
-        "legacy.test/old/app:1.0",
-        client_factory=factory,
-        download_dir=tmp_path / "downloads",
-        recent_path=tmp_path / "recent.json",
-    )
+    app = stub_app("legacy.test/old/app:1.0", schema1_registry, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         layers = app.screen.query_one(LayerTable)
         await wait_for(pilot, lambda: layers.current is not None, what="layers")

@@ -15,10 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from textual.widgets import _data_table
-from ui_support import quiet_app, settle, wait_for
+from ui_support import settle, stub_app, wait_for
 
-from regtui.core.client import RegistryClient, TransportOptions
-from regtui.core.reference import Registry
 from regtui.ui.widgets.tag_table import TagTable
 
 TAGS = 3000
@@ -81,10 +79,6 @@ def many_tags_registry(request: httpx.Request) -> httpx.Response:
     return httpx.Response(404, json={"errors": [{"code": "NAME_UNKNOWN", "message": "no"}]})
 
 
-def factory(registry: Registry, options: TransportOptions | None = None) -> RegistryClient:
-    return RegistryClient(registry, transport=httpx.MockTransport(many_tags_registry))
-
-
 async def test_filling_in_tag_details_does_not_remeasure_the_whole_list(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -97,12 +91,7 @@ async def test_filling_in_tag_details_does_not_remeasure_the_whole_list(
         return real_measure(*args, **kwargs)
 
     monkeypatch.setattr(_data_table, "measure", counting_measure)
-    app = quiet_app(
-        "127.0.0.1:5000/many",
-        client_factory=factory,
-        download_dir=tmp_path / "dl",
-        recent_path=tmp_path / "recent.json",
-    )
+    app = stub_app("127.0.0.1:5000/many", many_tags_registry, tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
         pane = app.screen.query_one(TagTable)
         await wait_for(pilot, lambda: len(pane.items) == TAGS and not pane.busy, what="tags")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
@@ -55,6 +56,25 @@ def quiet_app(target: str | None, **kwargs: Any) -> RegtuiApp:
     app = make_app(target, **kwargs)
     app.cursor_blink = False
     return app
+
+
+def stub_app(
+    target: str, handler: Callable[[httpx.Request], httpx.Response], tmp_path: Path
+) -> RegtuiApp:
+    """``quiet_app`` on a stub registry (``httpx.MockTransport(handler)``), files in tmp_path.
+
+    For what a real registry cannot be made to do; everything else uses the real one.
+    """
+
+    def factory(registry: Registry, options: TransportOptions | None = None) -> RegistryClient:
+        return RegistryClient(registry, transport=httpx.MockTransport(handler))
+
+    return quiet_app(
+        target,
+        client_factory=factory,
+        download_dir=tmp_path / "dl",
+        recent_path=tmp_path / "recent.json",
+    )
 
 
 async def settle(pilot: Pilot[Any], *, limit: float = 10.0, quiet: float = 0.15) -> None:
