@@ -209,6 +209,8 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         return cached[1]
 
     def _rows_changed(self) -> None:
+        # After the change: until then the cached order is the one DataTable's code
+        # expects (a change of the row count alone is in the key already).
         self._rows_version += 1
 
     def add_row(
@@ -219,8 +221,9 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         label: TextType | None = None,
     ) -> RowKey:
         """Add a row whose cells are shown as written (see :func:`literal`)."""
+        row_key = super().add_row(*map(literal, cells), height=height, key=key, label=label)
         self._rows_changed()
-        return super().add_row(*map(literal, cells), height=height, key=key, label=label)
+        return row_key
 
     def add_keyed_rows(self, rows: Iterable[tuple[Sequence[Any], str]]) -> None:
         """Add one-line rows, each ``(cells, key)``, at the bottom, as ``add_row`` would.
@@ -256,13 +259,11 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
 
     def remove_row(self, row_key: RowKey | str) -> None:
         """Remove a row."""
-        self._rows_changed()
         super().remove_row(row_key)
         self._rows_changed()
 
     def clear(self, columns: bool = False) -> Self:
         """Remove every row (and with ``columns``, every column)."""
-        self._rows_changed()
         super().clear(columns)
         self._rows_changed()
         return self
@@ -326,11 +327,9 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
             widths = [max(width, cell or 0) for width, cell in zip(widths, measured, strict=True)]
         for column, width in zip(columns, widths, strict=True):
             column.content_width = width
-        if rest:
-            self._rows_changed()  # rows of automatic height get theirs here
         super()._update_dimensions(rest)
         if rest:
-            self._rows_changed()
+            self._rows_changed()  # rows of automatic height got theirs
         # Rows drawn since they were added (before this idle callback) have the old
         # column widths; DataTable counts on a resize event coming to redraw them.
         if self._rows_drawn_for is not None and self._drawn_for() != self._rows_drawn_for:
