@@ -88,3 +88,62 @@ async def test_the_same_edits_make_the_same_table() -> None:
         await pilot.pause()
         same(ours, theirs)
         assert ours.cursor_row == theirs.cursor_row == 0
+
+
+class Focusing(App[None]):
+    """Both tables styled alike, focused or not (as regtui's panes are)."""
+
+    CSS = """
+    DataTable { background-tint: $foreground 0%; }
+    DataTable:focus { background-tint: $foreground 0%; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield RegtuiDataTable(id="ours")
+        yield DataTable(id="theirs", cursor_type="row", zebra_stripes=False)
+
+    def on_mount(self) -> None:
+        for table in self.query(DataTable):
+            table.add_column("name", key="name")
+            for i in range(3):
+                table.add_row(f"item-{i}", key=f"k{i}")
+
+
+def cursor_line(table: DataTable[Any]) -> list[tuple[str, str]]:
+    """The cursor row as drawn: (text, style) of each segment."""
+    y = table.cursor_row + 1  # under the header
+    strip = table.render_lines(Region(0, y, table.size.width, 1))[0]
+    return [(segment.text, str(segment.style)) for segment in strip]
+
+
+async def test_a_table_looks_focused_as_textual_draws_it_across_focus_changes_and_themes() -> None:
+    """The cursor row shows the focus exactly as ``DataTable`` does, after many focus
+    changes (whose styles ``RegtuiDataTable`` keeps) and after a change of theme (which
+    must not bring back the old theme's cursor)."""
+    app = Focusing()
+    async with app.run_test(size=(40, 12)) as pilot:
+        ours = app.query_one("#ours", RegtuiDataTable)
+        theirs = app.query_one("#theirs", DataTable)
+
+        async def looks() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+            """The cursor rows of a focused and a blurred table (ours, then Textual's)."""
+            ours.focus()
+            await pilot.pause()
+            focused, blurred_theirs = cursor_line(ours), cursor_line(theirs)
+            theirs.focus()
+            await pilot.pause()
+            assert cursor_line(theirs) == focused
+            assert cursor_line(ours) == blurred_theirs
+            return focused, blurred_theirs
+
+        first = await looks()
+        assert first[0] != first[1]  # the focus shows
+        for _ in range(3):
+            assert await looks() == first
+
+        assert app.theme != "textual-light"
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = await looks()
+        assert light != first
+        assert await looks() == light

@@ -11,6 +11,7 @@ from rich.style import Style
 from rich.text import Text, TextType
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.css.styles import RenderStyles
 from textual.geometry import Region
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
@@ -77,6 +78,8 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         )
         self._rows_drawn_for: tuple[int, tuple[int, ...]] | None = None
         self._style_while_drawing: Style | None = None
+        # Component styles (cursor, header...) per focus state; see watch_has_focus.
+        self._focus_looks: dict[bool, dict[str, RenderStyles]] = {}
 
     def focus(self, scroll_visible: bool = True) -> RegtuiDataTable:
         """Take the focus; the repaint comes with the focus event (``_focus_moved``)."""
@@ -91,6 +94,35 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
     def _on_blur(self, event: events.Blur) -> None:
         self._focus_moved(lambda: super(RegtuiDataTable, self)._on_blur(event))
         event.prevent_default()
+
+    def watch_has_focus(self, has_focus: bool) -> None:
+        """Restyle for the focus change, reusing the styles of the last time in this state.
+
+        Textual restyles the table on every focus change: it matches the stylesheet
+        against the table and each of its ten component classes (cursor, header...), half
+        the CPU of a Tab (bench/tui_responsiveness.py). When the table itself looks the
+        same focused or not (our styles), only the component styles differ: they are kept
+        per state and put back. Any other restyle (a theme, a class) makes new component
+        styles, which is seen here, and the kept ones are forgotten.
+        """
+        looks = self._focus_looks
+        current = self._component_styles
+        kept, now = looks.get(has_focus), looks.get(not has_focus)
+        if (
+            kept is not None
+            and now is not None
+            and now.keys() == current.keys()
+            and all(current[name] is styles for name, styles in now.items())
+        ):
+            self._component_styles = dict(kept)
+            self.notify_style_update()  # drops what was worked out from the old ones
+            return
+        rules, before = self.styles.base.get_rules(), dict(current)  # copies
+        super().watch_has_focus(has_focus)
+        if before and self.styles.base.get_rules() == rules:
+            self._focus_looks = {not has_focus: before, has_focus: dict(self._component_styles)}
+        else:
+            self._focus_looks = {}
 
     def _focus_moved(self, handle: Callable[[], None]) -> None:
         """Let Textual restyle for the focus change, then repaint only what it changed.
