@@ -41,6 +41,7 @@ from regtui.ui.session import (
     platform_text,
     short_type,
 )
+from regtui.ui.widgets.detail import DetailLine
 from regtui.ui.widgets.pane import Pane
 
 #: ``created_by`` is clipped to this many characters in the table (full text below it).
@@ -119,9 +120,7 @@ class LayerTable(Pane[LayerRow]):
         yield scroll
 
     def compose_after_table(self) -> Iterable[Any]:
-        detail = Static("", id="layer-detail")
-        detail.display = False
-        yield detail
+        yield DetailLine(id="layer-detail")
 
     # Rows -------------------------------------------------------------------------------------
     def row_key(self, item: LayerRow) -> str:
@@ -288,17 +287,16 @@ class LayerTable(Pane[LayerRow]):
         self._show_detail()
 
     def _show_detail(self) -> None:
-        detail = self.query_one("#layer-detail", Static)
+        detail = self.query_one("#layer-detail", DetailLine)
         row = self.highlighted_item()
         if row is None:
-            detail.display = False
+            detail.hide()
             return
         lines = Text()
         lines.append(row.created_by or "(no history entry for this layer)", style="bold")
         size = f"{row.size:,} bytes" if row.size is not None else "size unknown"
         lines.append(f"\n{row.digest} · {size} · {row.compression} · {row.media_type}", "dim")
-        detail.update(lines)
-        detail.display = True
+        detail.show(lines)
 
     # Actions ----------------------------------------------------------------------------------
     def action_download(self) -> None:

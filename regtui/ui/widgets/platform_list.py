@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from regtui import format as fmt
 from regtui.core.client import FetchedManifest
@@ -30,6 +30,7 @@ from regtui.core.manifest import (
     Platform,
 )
 from regtui.ui.session import BrowserSession, entry_label, platform_text, short_type
+from regtui.ui.widgets.detail import DetailLine
 from regtui.ui.widgets.pane import Pane
 
 
@@ -153,9 +154,7 @@ class PlatformList(Pane[PlatformRow]):
         )
 
     def compose_after_table(self) -> Iterable[Any]:
-        detail = Static("", id="platform-detail", classes="row-detail", markup=False)
-        detail.display = False
-        yield detail
+        yield DetailLine(id="platform-detail", classes="row-detail")
 
     @on(DataTable.RowHighlighted, ".pane-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -164,10 +163,10 @@ class PlatformList(Pane[PlatformRow]):
 
     def _show_detail(self) -> None:
         """The highlighted entry's digest in full, and what attests it."""
-        detail = self.query_one("#platform-detail", Static)
+        detail = self.query_one("#platform-detail", DetailLine)
         row = self.highlighted_item()
         if row is None:
-            detail.display = False
+            detail.hide()
             return
         text = Text()
         text.append(row.label, "bold")
@@ -178,8 +177,7 @@ class PlatformList(Pane[PlatformRow]):
         for attestation in row.attestations:
             kind = attestation.reference_type or "attestation"
             text.append(f"\n{kind} {fmt.short_digest(attestation.digest)}", "dim")
-        detail.update(text)
-        detail.display = True
+        detail.show(text)
 
     # Loading ----------------------------------------------------------------------------------
     def load(self, session: BrowserSession, repository: str, reference: str) -> None:

@@ -18,12 +18,13 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from regtui import format as fmt
 from regtui.core.errors import RegtuiError
 from regtui.ui.naturalsort import natural_key
 from regtui.ui.session import BrowserSession, TagDetails, describe_error, format_created
+from regtui.ui.widgets.detail import DetailLine
 from regtui.ui.widgets.pane import Pane
 
 #: Tags per tags/list request.
@@ -127,16 +128,14 @@ class TagTable(Pane[TagRow]):
         )
 
     def compose_after_table(self) -> Iterable[Any]:
-        detail = Static("", id="tag-detail", classes="row-detail", markup=False)
-        detail.display = False
-        yield detail
+        yield DetailLine(id="tag-detail", classes="row-detail")
 
     def _show_detail(self) -> None:
         """Everything known about the highlighted tag, in full, under the table."""
-        detail = self.query_one("#tag-detail", Static)
+        detail = self.query_one("#tag-detail", DetailLine)
         row = self.highlighted_item()
         if row is None or (row.details is None and row.error is None):
-            detail.display = False
+            detail.hide()
             return
         text = Text()
         text.append(row.name, "bold")
@@ -156,8 +155,7 @@ class TagTable(Pane[TagRow]):
             text.append(" ")
             text.append("· " + " · ".join(facts), "dim")
             text.append(f"\n{row.details.digest}")
-        detail.update(text)
-        detail.display = True
+        detail.show(text)
 
     def sorted_rows(self, rows: list[TagRow]) -> list[TagRow]:
         """Natural order, or newest first (unknown dates last) when sorting by date."""
