@@ -26,7 +26,7 @@ class DetailLine(Static):
         self.update(text, layout=False)
         # The lines the content takes at this width, before any height limit in the CSS:
         # the same number as before means the same height.
-        shape = (width, self._render().get_height(self.styles, width)) if width else None
+        shape = (width, self.get_content_height(self.size, self.app.size, width)) if width else None
         if not self.display or shape is None or shape != self._laid_out_for:
             self._laid_out_for = shape
             self.display = True
