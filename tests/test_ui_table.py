@@ -75,6 +75,16 @@ async def test_the_same_edits_make_the_same_table() -> None:
         same(ours, theirs)
 
         await both(lambda t: t.update_cell("k3", "note", "changed", update_width=True))
+        # Rows in view filled in one by one, as tag details arrive (each drawn between).
+        await both(lambda t: t.update_cell("k5", "size", "7 MB"))
+        await both(lambda t: t.update_cell("k6", "name", "renamed"))
+        await both(lambda t: t.move_cursor(row=5))
+        await both(lambda t: t.update_cell("k5", "note", "under the cursor"))
+        await both(lambda t: t.update_cell("k5", "note", "and again"))
+        await both(lambda t: t.remove_row("k6"))
+        await both(lambda t: t.add_row("back", "1 kB", "", key="k6"))
+        await both(lambda t: t.update_cell("k6", "note", "re-added"))
+        await both(lambda t: t.update_cell("k7", "note", "wider than any note so far"))
         await both(lambda t: t.remove_row("k0"))
         await both(lambda t: t.move_cursor(row=20))
         await both(lambda t: t.sort("size", reverse=True))
