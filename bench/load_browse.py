@@ -167,9 +167,10 @@ async def tui_figures(target: str, pane_name: str, expected: int) -> dict[str, A
     from textual.strip import Strip
 
     from bench.tui_responsiveness import send_key, settled, until
-    from regtui.ui import make_app
+    from regtui.ui import freeze_imported_objects, make_app
 
     with tempfile.TemporaryDirectory() as tmp:
+        freeze_imported_objects()  # as regtui.ui.run does before it makes the app
         app = make_app(target, download_dir=Path(tmp) / "dl", recent_path=Path(tmp) / "r.json")
         app.cursor_blink = False
         started = time.monotonic()

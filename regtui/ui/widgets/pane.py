@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from regtui.core.client import RegistryClient
+from regtui.ui.heap import bulk_load
 from regtui.ui.session import describe_error, login_may_help
 from regtui.ui.widgets.box import PaneBox
 from regtui.ui.widgets.table import RegtuiDataTable
@@ -213,7 +214,8 @@ class Pane(PaneBox, Generic[T]):
         self._update_counts()
 
     def _add_rows(self, items: Sequence[T]) -> None:
-        self.table.add_keyed_rows((self.row_cells(item), self.row_key(item)) for item in items)
+        with bulk_load(len(items)):  # rows stay while the list is shown (regtui.ui.heap)
+            self.table.add_keyed_rows((self.row_cells(item), self.row_key(item)) for item in items)
 
     def clear_items(self, hint: str = "") -> None:
         """Empty the pane and show ``hint``."""

@@ -22,6 +22,7 @@ from textual.widgets import DataTable
 
 from regtui import format as fmt
 from regtui.core.errors import RegtuiError
+from regtui.ui.heap import bulk_load
 from regtui.ui.naturalsort import natural_key
 from regtui.ui.session import BrowserSession, TagDetails, describe_error, format_created
 from regtui.ui.widgets.detail import DetailLine
@@ -191,7 +192,8 @@ class TagTable(Pane[TagRow]):
         names: list[str] = []
         async for page in session.client.tag_pages(repository, TAG_PAGE_SIZE):
             names.extend(page)
-            self.set_items(self.sorted_rows([TagRow(n, generation) for n in names]))
+            with bulk_load(len(names)):
+                self.set_items(self.sorted_rows([TagRow(n, generation) for n in names]))
         self.set_busy(False)
         if not names:
             self.set_status(f"{repository} has no tags", "info")
