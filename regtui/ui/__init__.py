@@ -6,7 +6,6 @@ exit status.
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 from regtui.core.client import RegistryClient, TransportOptions, connect
@@ -14,6 +13,7 @@ from regtui.core.credentials import Credential
 from regtui.core.pull import DEFAULT_JOBS
 from regtui.core.reference import Registry
 from regtui.ui.app import RegtuiApp, make_app, parse_target
+from regtui.ui.heap import freeze_long_lived
 from regtui.ui.session import ClientFactory
 
 __all__ = ["RegtuiApp", "freeze_imported_objects", "make_app", "parse_target", "run"]
@@ -28,8 +28,9 @@ def freeze_imported_objects() -> None:
     whole catalog). Called once, after the imports, before the app is made. The downloads
     panel freezes the heap again while downloads run, and unfreezes it all when they end
     (Python cannot unfreeze a part): from then on, collections walk these objects again.
+    Long lists are frozen the same way when they are loaded (:mod:`regtui.ui.heap`).
     """
-    gc.freeze()
+    freeze_long_lived()
 
 
 def run(
