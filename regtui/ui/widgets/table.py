@@ -234,7 +234,12 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         key = (self.row_count, self._rows_version)
         cached = self._ordered_rows_for
         if cached is None or cached[0] != key:
-            cached = self._ordered_rows_for = (key, DataTable.ordered_rows.fget(self))  # type: ignore[attr-defined]
+            # As DataTable works it out, without its cache: that one is a linked list
+            # (reference cycles), which kept the old rows for the garbage collector to
+            # find, and rows are frozen out of its sight (regtui.ui.heap).
+            keys, rows = self._row_locations, self.rows
+            ordered = [rows[keys.get_key(index)] for index in range(self.row_count)]  # type: ignore[index]
+            cached = self._ordered_rows_for = (key, ordered)
         return cached[1]
 
     @property
