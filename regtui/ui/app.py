@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
@@ -20,6 +21,7 @@ from regtui.core.errors import RegtuiError
 from regtui.core.pull import DEFAULT_JOBS
 from regtui.core.reference import Reference, Registry, parse_reference
 from regtui.locations import downloads_dir, recent_file
+from regtui.ui import heap
 from regtui.ui.recent import load_recent, record_recent
 from regtui.ui.screens.help import HelpScreen
 from regtui.ui.screens.main import MainScreen
@@ -42,6 +44,10 @@ def parse_target(text: str) -> Reference:
 
 #: The interpreter's thread switch interval while the app runs (see ``on_mount``).
 SWITCH_INTERVAL = 0.0005
+#: Seconds between looks at whether the heap needs tidying, and how long the user must
+#: have left keys and mouse alone for it (a collection can take 0.1-0.3 s).
+TIDY_CHECK = 5.0
+TIDY_IDLE = 3.0
 
 
 class RegtuiApp(App[int]):
@@ -84,6 +90,7 @@ class RegtuiApp(App[int]):
         self.clock = clock
         self._initial_reference: Reference | None = None
         self._switch_interval = sys.getswitchinterval()
+        self._last_input = time.monotonic()  # the last key or mouse event (_tidy_heap)
 
     def update_styles(self, node: DOMNode, animate: bool = True) -> None:
         # A widget set up in compose() is styled in full as it mounts. Styling it when its
@@ -116,8 +123,18 @@ class RegtuiApp(App[int]):
         # transfers moving and keys answered; it only matters while threads compete.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
+        self.set_interval(TIDY_CHECK, self._tidy_heap, name="tidy-heap")
         if self._initial_reference is not None:
             self.push_screen(self._main_screen(self._initial_reference))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self._last_input = time.monotonic()
+        await super().on_event(event)
+
+    def _tidy_heap(self) -> None:
+        """Collect garbage among frozen objects while the user is idle (regtui.ui.heap)."""
+        heap.tidy(now=time.monotonic() - self._last_input >= TIDY_IDLE)
 
     def on_unmount(self) -> None:
         sys.setswitchinterval(self._switch_interval)

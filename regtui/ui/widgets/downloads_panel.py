@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -57,6 +56,7 @@ from regtui.core.pull import (
 )
 from regtui.core.reference import Reference
 from regtui.progress import BlobRow, TransferStats
+from regtui.ui import heap
 from regtui.ui.session import BrowserSession, describe_error, platform_text
 from regtui.ui.widgets.box import PaneBox
 
@@ -628,19 +628,19 @@ class DownloadsPanel(PaneBox):
         return view
 
     def _hold_gc(self, hold: bool) -> None:
-        """Keep full garbage collections off the heap as it was when downloads began.
+        """Keep full garbage collections off the heap while downloads run.
 
         A full collection walks every object the app has (~110,000 after browsing a
         large catalog): on a machine whose cores the transfer keeps busy, it stalled the
-        UI for 0.2-0.45 s once per pull, and a key pressed then waited for it. Frozen
-        objects are skipped until the last download ends; freed ones are still freed
-        (reference counting), only cycles among them wait until then.
+        UI for 0.2-0.45 s once per pull, and a key pressed then waited for it. The heap
+        is frozen when the first download starts, and the app tidies it (a collection
+        when the user is idle) only once the last one has ended (:mod:`regtui.ui.heap`).
         """
         if hold and not self._gc_frozen:
-            gc.freeze()
+            heap.hold()
             self._gc_frozen = True
         elif not hold and self._gc_frozen:
-            gc.unfreeze()
+            heap.release()
             self._gc_frozen = False
 
     async def _pull(
