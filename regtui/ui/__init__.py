@@ -25,10 +25,9 @@ def freeze_imported_objects() -> None:
     Modules, classes and functions live as long as the process; without this, every full
     collection walks them again, and one fell before the first rows were drawn
     (bench/tui_responsiveness.py: ~40 ms sooner to the first rows, ~100 ms to the
-    whole catalog). Called once, after the imports, before the app is made. The downloads
-    panel freezes the heap again while downloads run, and unfreezes it all when they end
-    (Python cannot unfreeze a part): from then on, collections walk these objects again.
-    Long lists are frozen the same way when they are loaded (:mod:`regtui.ui.heap`).
+    whole catalog). Called once, after the imports, before the app is made. Long lists
+    and running downloads freeze the heap the same way, and the app collects among the
+    frozen objects now and then while the user is idle (:mod:`regtui.ui.heap`).
     """
     freeze_long_lived()
 
