@@ -528,8 +528,8 @@ class DownloadsPanel(PaneBox):
         #: A pull child started ahead of time (see prepare), and whether one is starting.
         self._spare: asyncio.subprocess.Process | None = None
         self._spare_starting = False
-        #: Whether this panel froze the heap for the garbage collector (see _hold_gc).
-        self._gc_frozen = False
+        #: Whether this panel holds the heap (regtui.ui.heap.hold, see _hold_gc).
+        self._holds_heap = False
 
     def compose(self) -> Iterable[Any]:
         yield Static("No downloads yet: press d on a platform", classes="downloads-empty")
@@ -636,12 +636,12 @@ class DownloadsPanel(PaneBox):
         is frozen when the first download starts, and the app tidies it (a collection
         when the user is idle) only once the last one has ended (:mod:`regtui.ui.heap`).
         """
-        if hold and not self._gc_frozen:
+        if hold and not self._holds_heap:
             heap.hold()
-            self._gc_frozen = True
-        elif not hold and self._gc_frozen:
+            self._holds_heap = True
+        elif not hold and self._holds_heap:
             heap.release()
-            self._gc_frozen = False
+            self._holds_heap = False
 
     async def _pull(
         self, view: DownloadView, request: DownloadRequest, session: BrowserSession
