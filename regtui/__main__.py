@@ -1,5 +1,5 @@
 """Allow ``python -m regtui``."""
 
-from regtui.cli import main
+from regtui.cli import run
 
-raise SystemExit(main())
+run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import math
 import os
@@ -16,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from regtui import __version__
 from regtui import format as fmt
@@ -562,6 +563,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("REGTUI_DEBUG"):
             traceback.print_exc()
         return _fail(f"internal error: {type(exc).__name__}: {exc} (REGTUI_DEBUG=1 for details)", 1)
+
+
+def run() -> NoReturn:
+    """The ``regtui`` command (console script and ``python -m regtui``): :func:`main`, then exit.
+
+    Freezes what the imports built first (``gc.freeze``): the collector then never walks
+    those objects again, neither in a full collection during the command nor in the
+    collections Python runs while it shuts down, which took ~80 ms of every command's
+    exit (measured: a pull's process ended ~107 ms after its last event, ~29 ms frozen).
+    In a process of its own only: tests call :func:`main` many times in one process.
+    """
+    gc.freeze()
+    raise SystemExit(main())
 
 
 def _looks_like_target(word: str) -> bool:

@@ -74,6 +74,19 @@ def test_version() -> None:
     assert result.stdout.strip() == f"regtui {regtui.__version__}"
 
 
+
+def test_run_exits_with_the_status_of_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script's function: main's exit status becomes the process's."""
+    # run() freezes the heap for a process of its own; not this test process's heap.
+    monkeypatch.setattr(regtui.cli.gc, "freeze", lambda: None)
+    monkeypatch.setattr(sys, "argv", ["regtui", "inspect", "Alpine"])
+    with pytest.raises(SystemExit) as exited:
+        regtui.cli.run()
+    assert exited.value.code == 2
+    assert "must be lowercase" in assert_one_error_line(capsys.readouterr().err)
+
 def test_unknown_command_is_a_usage_error() -> None:
     result = run_cli("frobnicate")
     assert result.returncode == 2
