@@ -75,12 +75,12 @@ def main() -> int:
     try:
         _stop_with_parent()
         _yield_cpu_to_the_ui()
+        import gc
+
         from regtui import cli  # the point of starting early: this import is done
 
         # As regtui.cli.run does: the collector never walks the imports again, so the
         # process ends sooner once its pull is done (the TUI waits for that end).
-        import gc
-
         gc.freeze()
         line = sys.stdin.readline()
     except KeyboardInterrupt:

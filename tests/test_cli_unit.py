@@ -74,7 +74,6 @@ def test_version() -> None:
     assert result.stdout.strip() == f"regtui {regtui.__version__}"
 
 
-
 def test_run_exits_with_the_status_of_main(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -86,6 +85,7 @@ def test_run_exits_with_the_status_of_main(
         regtui.cli.run()
     assert exited.value.code == 2
     assert "must be lowercase" in assert_one_error_line(capsys.readouterr().err)
+
 
 def test_unknown_command_is_a_usage_error() -> None:
     result = run_cli("frobnicate")
