@@ -119,11 +119,87 @@ class Focusing(App[None]):
                 table.add_row(f"item-{i}", key=f"k{i}")
 
 
+def looks_of(line: list[tuple[str, str]]) -> list[tuple[int, str]]:
+    """A drawn line without its text: (width, style) of each segment."""
+    return [(len(text), style) for text, style in line]
+
+
 def cursor_line(table: DataTable[Any]) -> list[tuple[str, str]]:
     """The cursor row as drawn: (text, style) of each segment."""
     y = table.cursor_row + 1  # under the header
     strip = table.render_lines(Region(0, y, table.size.width, 1))[0]
     return [(segment.text, str(segment.style)) for segment in strip]
+
+
+class FocusingTheirs(Focusing):
+    """As ``Focusing``, with Textual's table focused first: ours has never had the focus."""
+
+    AUTO_FOCUS = "#theirs"
+
+
+class FocusTinted(FocusingTheirs):
+    """A table whose own look (not only its cursor) depends on its focus."""
+
+    CSS = "RegtuiDataTable:focus { background: red; }"
+
+
+async def test_focus_looks_worked_out_ahead_of_time_are_the_ones_focus_shows() -> None:
+    """``warm_focus_looks`` changes nothing on screen; the focus changes after it show
+    exactly what Textual's ``DataTable`` shows."""
+    app = FocusingTheirs()
+    async with app.run_test(size=(40, 12)) as pilot:
+        ours = app.query_one("#ours", RegtuiDataTable)
+        theirs = app.query_one("#theirs", DataTable)
+        await pilot.pause()
+        assert theirs.has_focus
+        focused, blurred = cursor_line(theirs), cursor_line(ours)
+        assert focused != blurred
+
+        assert ours.warm_focus_looks()
+        assert not ours.warm_focus_looks()  # done once
+        await pilot.pause()
+        assert cursor_line(ours) == blurred
+        ours.move_cursor(row=1)  # a row drawn afresh, with the styles it has now
+        await pilot.pause()
+        assert looks_of(cursor_line(ours)) == looks_of(blurred)
+        ours.move_cursor(row=0)
+
+        restyled: list[object] = []
+        apply = app.stylesheet.apply
+
+        def counting_apply(node: Any, **kwargs: Any) -> None:
+            restyled.append(node)
+            apply(node, **kwargs)
+
+        app.stylesheet.apply = counting_apply  # type: ignore[method-assign]
+        ours.focus()
+        await pilot.pause()
+        app.stylesheet.apply = apply  # type: ignore[method-assign]
+        assert ours not in restyled  # the point: the styles were already worked out
+        assert cursor_line(ours) == focused
+        assert cursor_line(theirs) == blurred
+        theirs.focus()
+        await pilot.pause()
+        assert cursor_line(ours) == blurred
+        assert cursor_line(theirs) == focused
+
+
+async def test_a_table_whose_own_look_follows_its_focus_is_restyled_back() -> None:
+    """When the table itself looks different focused, warming must leave it as it was."""
+    app = FocusTinted()
+    async with app.run_test(size=(40, 12)) as pilot:
+        ours = app.query_one("#ours", RegtuiDataTable)
+        theirs = app.query_one("#theirs", DataTable)
+        await pilot.pause()
+        blurred_background = ours.styles.background
+        assert ours.warm_focus_looks()
+        assert ours.styles.background == blurred_background
+        ours.focus()
+        await pilot.pause()
+        assert ours.styles.background.rgb == (255, 0, 0)
+        theirs.focus()
+        await pilot.pause()
+        assert ours.styles.background == blurred_background
 
 
 async def test_a_table_looks_focused_as_textual_draws_it_across_focus_changes_and_themes() -> None:

@@ -132,9 +132,13 @@ class RegtuiApp(App[int]):
             self._last_input = time.monotonic()
         await super().on_event(event)
 
+    def seconds_since_input(self) -> float:
+        """Seconds since the last key press or mouse event (work that can wait, waits)."""
+        return time.monotonic() - self._last_input
+
     def _tidy_heap(self) -> None:
         """Collect garbage among frozen objects while the user is idle (regtui.ui.heap)."""
-        heap.tidy(now=time.monotonic() - self._last_input >= TIDY_IDLE)
+        heap.tidy(now=self.seconds_since_input() >= TIDY_IDLE)
 
     def on_unmount(self) -> None:
         sys.setswitchinterval(self._switch_interval)

@@ -50,6 +50,13 @@ from regtui.ui.widgets.repository_list import (
 )
 from regtui.ui.widgets.tag_table import TagTable
 
+#: Seconds after the screen opens, and without a key or mouse event, before the tables
+#: work out their looks for the other focus state (``_warm_focus_looks``); and between
+#: two tables doing so.
+WARM_AFTER = 0.3
+WARM_IDLE = 0.3
+WARM_STEP = 0.03
+
 
 class MainScreen(Screen[None]):
     """Repositories → tags → platforms → layers, plus downloads."""
@@ -194,6 +201,7 @@ class MainScreen(Screen[None]):
 
     # Start and stop ---------------------------------------------------------------------------
     def on_mount(self) -> None:
+        self.set_timer(WARM_AFTER, self._warm_focus_looks)
         target = self.target
         self.sub_title = str(target.registry)
         self.title = "regtui"
@@ -217,6 +225,23 @@ class MainScreen(Screen[None]):
             self._focus(self.platform_pane)
         else:
             self._focus(self.tag_pane)
+
+    def _warm_focus_looks(self) -> None:
+        """Let one table work out its other focus look, while the user is idle; then the next.
+
+        The first Tab into or out of each table was a full restyle (see
+        ``RegtuiDataTable.warm_focus_looks``); this does that work ahead of time, one table
+        at a time, so a key pressed meanwhile waits for at most one.
+        """
+        since = getattr(self.app, "seconds_since_input", None)
+        idle = since() if callable(since) else WARM_IDLE
+        if idle < WARM_IDLE:
+            self.set_timer(WARM_IDLE - idle, self._warm_focus_looks)
+            return
+        for pane in self.panes:
+            if pane.table.warm_focus_looks():
+                self.set_timer(WARM_STEP, self._warm_focus_looks)
+                return
 
     async def on_unmount(self) -> None:
         # Quitting stops running downloads the way Ctrl-C stops `regtui pull`: their

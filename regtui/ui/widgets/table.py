@@ -18,6 +18,7 @@ from textual.geometry import Region
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType, ColumnKey, DuplicateKey, Row, RowKey
 
@@ -130,6 +131,36 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
             self._focus_looks = {not has_focus: before, has_focus: dict(self._component_styles)}
         else:
             self._focus_looks = {}
+
+    def warm_focus_looks(self) -> bool:
+        """Work out the other focus state's styles now, so the first switch is quick too.
+
+        ``watch_has_focus`` only keeps what a focus change has worked out, so the first
+        change of each table was still a full restyle: 20-40 ms more for the first Tabs
+        of a session, ~0.1 s while a download kept the cores busy. Called when the user is
+        idle (``MainScreen``): the table is restyled as if its focus had changed, and then
+        put back as it was, without a repaint (it looks the same). False when there was
+        nothing to do (already known, or the table is not styled yet).
+        """
+        if self._focus_looks or not self.is_attached or not self._component_styles:
+            return False
+        has_focus = self.has_focus
+        rules, before = self.styles.base.get_rules(), dict(self._component_styles)
+        stylesheet = self.app.stylesheet
+        with self.repaints_held():
+            self.set_reactive(Widget.has_focus, not has_focus)
+            try:
+                stylesheet.apply(self, animate=False)
+                other_rules, other = self.styles.base.get_rules(), dict(self._component_styles)
+            finally:
+                self.set_reactive(Widget.has_focus, has_focus)
+            if other_rules == rules:
+                self._component_styles = dict(before)
+                self.notify_style_update()
+                self._focus_looks = {has_focus: before, not has_focus: other}
+            else:  # the table's own look depends on its focus: restyle it back in full
+                stylesheet.apply(self, animate=False)
+        return True
 
     def _focus_moved(self, handle: Callable[[], None]) -> None:
         """Let Textual restyle for the focus change, then repaint only what it changed.
