@@ -227,7 +227,7 @@ class MainScreen(Screen[None]):
             self._focus(self.tag_pane)
 
     def _warm_focus_looks(self) -> None:
-        """Let one table work out its other focus look, while the user is idle; then the next.
+        """Let one table work out its other focus look while the user is idle; then the next.
 
         The first Tab into or out of each table was a full restyle (see
         ``RegtuiDataTable.warm_focus_looks``); this does that work ahead of time, one table
@@ -235,8 +235,9 @@ class MainScreen(Screen[None]):
         """
         since = getattr(self.app, "seconds_since_input", None)
         idle = since() if callable(since) else WARM_IDLE
-        if idle < WARM_IDLE:
-            self.set_timer(WARM_IDLE - idle, self._warm_focus_looks)
+        # Not while the pane the user looks at is still loading: its rows come first.
+        if idle < WARM_IDLE or any(p.busy and p.has_focus_within for p in self.panes):
+            self.set_timer(max(WARM_IDLE - idle, WARM_STEP), self._warm_focus_looks)
             return
         for pane in self.panes:
             if pane.table.warm_focus_looks():
