@@ -565,17 +565,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"internal error: {type(exc).__name__}: {exc} (REGTUI_DEBUG=1 for details)", 1)
 
 
-def run() -> NoReturn:
-    """The ``regtui`` command (console script and ``python -m regtui``): :func:`main`, then exit.
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``regtui`` process (console script, ``python -m regtui``, the TUI's pull process).
 
-    Freezes what the imports built first (``gc.freeze``): the collector then never walks
-    those objects again, neither in a full collection during the command nor in the
-    collections Python runs while it shuts down, which took ~80 ms of every command's
-    exit (measured: a pull's process ended ~107 ms after its last event, ~29 ms frozen).
-    In a process of its own only: tests call :func:`main` many times in one process.
+    :func:`main`, then exit with its status. Freezes what the imports built first
+    (``gc.freeze``): the collector then never walks those objects again, neither in a
+    full collection during the command nor in the collections Python runs while it shuts
+    down, which took ~80 ms of every command's exit (measured: a pull's process ended
+    ~107 ms after its last event, ~29 ms frozen). In a process of its own only: tests
+    call :func:`main` many times in one process.
     """
     gc.freeze()
-    raise SystemExit(main())
+    raise SystemExit(main(argv))
 
 
 def _looks_like_target(word: str) -> bool:

@@ -71,17 +71,15 @@ def _stop_with_parent() -> None:
 
 
 def main() -> int:
-    """Wait for a job on stdin and run it as ``regtui pull`` would; the exit status."""
+    """Wait for a job on stdin and run it as ``regtui pull`` would (ending the process).
+
+    Returns an exit status only when there is no pull to run.
+    """
     try:
         _stop_with_parent()
         _yield_cpu_to_the_ui()
-        import gc
-
         from regtui import cli  # the point of starting early: this import is done
 
-        # As regtui.cli.run does: the collector never walks the imports again, so the
-        # process ends sooner once its pull is done (the TUI waits for that end).
-        gc.freeze()
         line = sys.stdin.readline()
     except KeyboardInterrupt:
         return 130
@@ -96,7 +94,8 @@ def main() -> int:
     ):
         sys.stderr.write("regtui: error: the pull worker was given something other than a pull\n")
         return 2
-    return cli.main(argv)
+    # As `regtui pull` (the TUI waits for this process to end: see cli.run on freezing).
+    cli.run(argv)
 
 
 if __name__ == "__main__":
