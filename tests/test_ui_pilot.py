@@ -39,6 +39,7 @@ from regtui.ui.widgets.layer_table import LayerTable
 from regtui.ui.widgets.pane import Pane
 from regtui.ui.widgets.platform_list import PlatformList
 from regtui.ui.widgets.repository_list import RepositoryList
+from regtui.ui.widgets.table import RegtuiDataTable
 from regtui.ui.widgets.tag_table import TagTable
 
 SIZE = (160, 45)
@@ -174,6 +175,40 @@ async def test_pane_switch_draws_the_same_as_a_full_repaint(
             assert shown == redrawn, f"stale paint after {key} into {focused_pane(app)}"
             looks.add(shown)
         assert len(looks) > 1  # the switches did change what is shown
+
+
+async def test_once_idle_a_pane_switch_restyles_no_table_even_after_a_theme_change(
+    registry: RegistryHandle, tmp_path: Path
+) -> None:
+    """While the user is idle, the tables work out their looks for the other focus state,
+    so a Tab restyles none of them (a restyle was half of a Tab's CPU). A new theme
+    restyles everything, which makes what they kept stale: they work it out again.
+    What is shown stays what redrawing everything shows."""
+    app = app_for(f"{registry.host}/app:1.0", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await wait_for(pilot, lambda: len(screen.panes[0].items) > 0, what="catalog")
+        await settle(pilot)
+        restyled: list[object] = []
+        apply = app.stylesheet.apply
+
+        def counting_apply(node: Any, **kwargs: Any) -> None:
+            if isinstance(node, RegtuiDataTable):
+                restyled.append(node)
+            apply(node, **kwargs)
+
+        app.stylesheet.apply = counting_apply  # type: ignore[method-assign]
+        for theme in (None, "textual-light"):
+            if theme is not None:
+                app.theme = theme
+            await pilot.pause(1.0)  # idle: time enough for all four tables
+            restyled.clear()
+            for key in ["tab", "tab", "tab", "tab", "shift+tab"]:
+                await pilot.press(key)
+            assert restyled == [], f"restyled on Tab ({theme or 'default theme'})"
+            shown, redrawn = await on_screen_and_redrawn(pilot)
+            assert shown == redrawn
 
 
 async def test_a_resized_app_draws_what_one_started_at_that_size_draws(

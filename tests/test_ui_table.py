@@ -193,6 +193,7 @@ async def test_a_table_whose_own_look_follows_its_focus_is_restyled_back() -> No
         await pilot.pause()
         blurred_background = ours.styles.background
         assert ours.warm_focus_looks()
+        assert not ours.warm_focus_looks()  # nothing to keep, and not tried over and over
         assert ours.styles.background == blurred_background
         ours.focus()
         await pilot.pause()

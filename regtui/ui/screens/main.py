@@ -202,6 +202,10 @@ class MainScreen(Screen[None]):
     # Start and stop ---------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.set_timer(WARM_AFTER, self._warm_focus_looks)
+        # A new theme restyles everything: what the tables kept for the focus is stale.
+        self.app.theme_changed_signal.subscribe(
+            self, lambda _theme: self.set_timer(WARM_AFTER, self._warm_focus_looks)
+        )
         target = self.target
         self.sub_title = str(target.registry)
         self.title = "regtui"

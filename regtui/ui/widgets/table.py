@@ -113,24 +113,30 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         per state and put back. Any other restyle (a theme, a class) makes new component
         styles, which is seen here, and the kept ones are forgotten.
         """
-        looks = self._focus_looks
-        current = self._component_styles
-        kept, now = looks.get(has_focus), looks.get(not has_focus)
-        if (
-            kept is not None
-            and now is not None
-            and now.keys() == current.keys()
-            and all(current[name] is styles for name, styles in now.items())
-        ):
+        kept = self._focus_looks.get(has_focus)
+        if kept is not None and self._kept_look_is_current(not has_focus):
             self._component_styles = dict(kept)
             self.notify_style_update()  # drops what was worked out from the old ones
             return
-        rules, before = self.styles.base.get_rules(), dict(current)  # copies
+        rules, before = self.styles.base.get_rules(), dict(self._component_styles)  # copies
         super().watch_has_focus(has_focus)
         if before and self.styles.base.get_rules() == rules:
             self._focus_looks = {not has_focus: before, has_focus: dict(self._component_styles)}
         else:
             self._focus_looks = {}
+
+    def _kept_look_is_current(self, has_focus: bool) -> bool:
+        """Whether the styles kept for ``has_focus`` are the very ones the table has now.
+
+        A restyle for anything but the focus (a theme, a class) makes new style objects:
+        what was kept is then out of date.
+        """
+        kept, current = self._focus_looks.get(has_focus), self._component_styles
+        return (
+            kept is not None
+            and kept.keys() == current.keys()
+            and all(current[name] is styles for name, styles in kept.items())
+        )
 
     def warm_focus_looks(self) -> bool:
         """Work out the other focus state's styles now, so the first switch is quick too.
@@ -140,11 +146,15 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         of a session, ~0.1 s while a download kept the cores busy. Called when the user is
         idle (``MainScreen``): the table is restyled as if its focus had changed, and then
         put back as it was, without a repaint (it looks the same). False when there was
-        nothing to do (already known, or the table is not styled yet).
+        nothing to do (already known and current, or the table is not styled yet).
         """
-        if self._focus_looks or not self.is_attached or not self._component_styles:
-            return False
         has_focus = self.has_focus
+        if (
+            not self.is_attached
+            or not self._component_styles
+            or (has_focus in self._focus_looks and self._kept_look_is_current(has_focus))
+        ):
+            return False
         rules, before = self.styles.base.get_rules(), dict(self._component_styles)
         stylesheet = self.app.stylesheet
         with self.repaints_held():
@@ -160,6 +170,8 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
                 self._focus_looks = {has_focus: before, not has_focus: other}
             else:  # the table's own look depends on its focus: restyle it back in full
                 stylesheet.apply(self, animate=False)
+                # Only this state is known (so this is not tried again until a restyle).
+                self._focus_looks = {has_focus: dict(self._component_styles)}
         return True
 
     def _focus_moved(self, handle: Callable[[], None]) -> None:
