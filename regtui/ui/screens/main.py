@@ -202,10 +202,7 @@ class MainScreen(Screen[None]):
     # Start and stop ---------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.set_timer(WARM_AFTER, self._warm_focus_looks)
-        # A new theme restyles everything: what the tables kept for the focus is stale.
-        self.app.theme_changed_signal.subscribe(
-            self, lambda _theme: self.set_timer(WARM_AFTER, self._warm_focus_looks)
-        )
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         target = self.target
         self.sub_title = str(target.registry)
         self.title = "regtui"
@@ -248,7 +245,13 @@ class MainScreen(Screen[None]):
                 self.set_timer(WARM_STEP, self._warm_focus_looks)
                 return
 
+    def _theme_changed(self, _theme: object) -> None:
+        # A new theme restyles everything: what the tables kept for the focus is stale.
+        self.set_timer(WARM_AFTER, self._warm_focus_looks)
+
     async def on_unmount(self) -> None:
+        # The signal would keep this screen (and its rows) until the next theme change.
+        self.app.theme_changed_signal.unsubscribe(self)
         # Quitting stops running downloads the way Ctrl-C stops `regtui pull`: their
         # layouts stay valid and what was fetched resumes next time.
         await self._downloads_panel.stop_all()  # (already out of the DOM here)
