@@ -152,7 +152,7 @@ class RegtuiDataTable(DataTable[Any], RepaintHold):
         if (
             not self.is_attached
             or not self._component_styles
-            or (has_focus in self._focus_looks and self._kept_look_is_current(has_focus))
+            or self._kept_look_is_current(has_focus)
         ):
             return False
         rules, before = self.styles.base.get_rules(), dict(self._component_styles)
